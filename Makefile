@@ -1,0 +1,40 @@
+# The front door. `make help` lists every target.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEPS   := $(VENV)/.deps-installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run-monolith run-micro test test-unit test-contract reset clean
+
+help: ## List every target
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
+
+$(DEPS): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+install: $(DEPS) ## Create .venv and install the pinned dependencies (the other targets do this themselves)
+
+run-monolith: $(DEPS) ## Run the monolith on :8000 in the foreground (Ctrl-C stops it)
+	$(BIN)/python -m monolith
+
+run-micro: $(DEPS) ## Run the 7 services and the gateway on :8080 in the foreground (Ctrl-C stops all)
+	$(BIN)/python -m microservices
+
+test: $(DEPS) ## Run every test: unit, then the contract suite against both deployments
+	$(BIN)/python -m pytest
+
+test-unit: $(DEPS) ## Run only the fast unit tests (no processes, no I/O)
+	$(BIN)/python -m pytest tests/unit
+
+test-contract: $(DEPS) ## Run only the public-API tests against both deployments
+	$(BIN)/python -m pytest tests/contract
+
+reset: ## Wipe all data (both deployments re-seed on their next start)
+	rm -rf data
+
+clean: reset ## Remove the virtualenv, data and caches
+	rm -rf $(VENV) .pytest_cache results
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

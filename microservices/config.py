@@ -1,0 +1,68 @@
+"""The microservices' configuration: the only place they read the environment.
+
+Every process of the deployment (services, gateway, launcher) reads the same variables, so
+the launcher only has to pass its environment on."""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shop.web.settings import DEV_SECRET, data_dir, env_bool, env_int, env_str
+
+SERVICE_PORTS = {"catalog": 8101, "cart": 8102, "orders": 8103, "billing": 8104,
+                 "tax": 8105, "shipping": 8106, "accounts": 8107}
+# The hot path (browsing) gets more processes by default; everything else one each.
+DEFAULT_WORKERS = {"catalog": 2}
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    host: str
+    port: int
+    workers: int
+    threads: int
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Config:
+    services: dict[str, Process] = field(default_factory=dict)
+    gateway: Process | None = None
+    urls: dict[str, str] = field(default_factory=dict)
+    data_dir: Path = Path("data")
+    secret: str = DEV_SECRET
+    token_ttl: int = 86_400
+    access_log: bool = True
+    connect_timeout: float = 1.0
+    call_timeout: float = 5.0
+
+    def database(self, service: str) -> Path:
+        return self.data_dir / "microservices" / f"{service}.db"
+
+    @classmethod
+    def from_env(cls, env=None) -> "Config":
+        host = env_str("SERVICE_HOST", "127.0.0.1", env)
+        services = {}
+        for name, port in SERVICE_PORTS.items():
+            up = name.upper()
+            services[name] = Process(
+                name, host, env_int(f"{up}_PORT", port, env, minimum=1),
+                env_int(f"{up}_WORKERS", DEFAULT_WORKERS.get(name, 1), env, minimum=1),
+                env_int(f"{up}_THREADS", 8, env, minimum=1))
+        gateway = Process("gateway", env_str("GATEWAY_HOST", "127.0.0.1", env),
+                          env_int("GATEWAY_PORT", 8080, env, minimum=1),
+                          env_int("GATEWAY_WORKERS", 2, env, minimum=1),
+                          env_int("GATEWAY_THREADS", 16, env, minimum=1))
+        # Where callers find a service; defaults to where the launcher starts it.
+        urls = {name: env_str(f"{name.upper()}_URL", proc.url, env) for name, proc in services.items()}
+        return cls(
+            services=services, gateway=gateway, urls=urls, data_dir=data_dir(env),
+            secret=env_str("SHOP_SECRET", DEV_SECRET, env),
+            token_ttl=env_int("SHOP_TOKEN_TTL", 86_400, env, minimum=1),
+            access_log=env_bool("SHOP_ACCESS_LOG", True, env),
+            connect_timeout=env_int("SHOP_CONNECT_TIMEOUT_MS", 1000, env, minimum=1) / 1000,
+            call_timeout=env_int("SHOP_CALL_TIMEOUT_MS", 5000, env, minimum=1) / 1000,
+        )

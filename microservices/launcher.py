@@ -1,0 +1,174 @@
+"""Start, watch and stop every process of the microservices deployment.
+
+Used by ``make run-micro`` (``python -m microservices``) and by the tests, which start the
+deployment on free ports and stop or restart single services to inject failures."""
+import collections
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+from microservices.config import Config
+from shop.web.gunicorn import gunicorn_argv
+from shop.web.settings import PROJECT_ROOT
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+def _die_with_parent():
+    """Linux: if the launcher dies without cleaning up, its services get SIGTERM, not orphaned."""
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class ServiceProcess:
+    def __init__(self, name: str, port: int, url: str, argv: list[str], env: dict, sink):
+        self.name, self.port, self.url, self.argv, self.env = name, port, url, argv, env
+        self.sink = sink
+        self.proc: subprocess.Popen | None = None
+        self.log = collections.deque(maxlen=400)
+
+    def start(self) -> None:
+        self.log.clear()
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        threading.Thread(target=self._pump, args=(self.proc,), daemon=True,
+                         name=f"log-{self.name}").start()
+
+    def _pump(self, proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            self.log.append(line)
+            if self.sink:
+                self.sink(f"{self.name:<9}| {line}")
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    def stop(self, timeout: float = 10, kill: bool = False) -> None:
+        if not self.running():
+            return
+        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Cluster:
+    """All seven services and the gateway. ``env`` is passed to every process, so tests can
+    pick ports and a data directory by setting the variables ``Config.from_env`` reads."""
+
+    def __init__(self, env: dict | None = None, sink=print):
+        self.env = dict(os.environ if env is None else env)
+        self.config = Config.from_env(self.env)
+        self.processes: dict[str, ServiceProcess] = {}
+        for proc in [*self.config.services.values(), self.config.gateway]:
+            spec = ("microservices.gateway:create_app()" if proc.name == "gateway"
+                    else f"microservices.services:create_app('{proc.name}')")
+            argv = gunicorn_argv(spec, host=proc.host, port=proc.port, workers=proc.workers,
+                                 threads=proc.threads, access_log=self.config.access_log,
+                                 name=f"shop-{proc.name}")
+            self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv,
+                                                       self.env, sink)
+
+    @property
+    def url(self) -> str:
+        return self.config.gateway.url
+
+    def start(self, timeout: float = 60) -> None:
+        for process in self.processes.values():
+            process.start()
+        self.wait_healthy(list(self.processes), timeout)
+
+    def wait_healthy(self, names: list[str], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        pending = list(names)
+        while pending:
+            for name in list(pending):
+                process = self.processes[name]
+                if not process.running():
+                    raise StartupError(self._failure(name, "exited during startup"))
+                if process.healthy():
+                    pending.remove(name)
+            if pending and time.monotonic() > deadline:
+                raise StartupError(self._failure(pending[0], f"did not answer /healthz in {timeout:.0f}s"))
+            if pending:
+                time.sleep(0.1)
+
+    def _failure(self, name: str, what: str) -> str:
+        process = self.processes[name]
+        tail = "\n".join(f"    {line}" for line in list(process.log)[-40:]) or "    (no output)"
+        return f"service '{name}' (port {process.port}) {what}. Its last log lines:\n{tail}"
+
+    def stop_service(self, name: str, kill: bool = False) -> None:
+        self.processes[name].stop(kill=kill)
+
+    def start_service(self, name: str, timeout: float = 30) -> None:
+        self.processes[name].start()
+        self.wait_healthy([name], timeout)
+
+    def stop(self) -> None:
+        # Gateway first, so no new traffic arrives while the services shut down.
+        for name in ["gateway", *[n for n in self.processes if n != "gateway"]]:
+            self.processes[name].stop()
+
+    def table(self) -> str:
+        rows = [("service", "port", "pid", "url")]
+        rows += [(p.name, str(p.port), str(p.pid), p.url) for p in self.processes.values()]
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
+
+
+def main() -> int:
+    cluster = Cluster()
+    stopping = threading.Event()
+
+    def on_signal(signum, _frame):
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(f"starting {len(cluster.processes)} processes "
+          f"(data in {cluster.config.data_dir / 'microservices'}) ...", flush=True)
+    try:
+        cluster.start()
+    except StartupError as err:
+        print(f"\nERROR: {err}", file=sys.stderr, flush=True)
+        cluster.stop()
+        return 1
+    print("\n" + cluster.table(), flush=True)
+    print(f"\nshop (microservices) ready at {cluster.url}  -  Ctrl-C stops everything\n", flush=True)
+    while not stopping.wait(0.5):
+        for name, process in cluster.processes.items():
+            if not process.running():
+                print(f"\nERROR: '{name}' exited (code {process.proc.returncode}); stopping everything.",
+                      file=sys.stderr, flush=True)
+                stopping.set()
+                break
+    print("\nstopping ...", flush=True)
+    cluster.stop()
+    print("stopped.", flush=True)
+    return 0

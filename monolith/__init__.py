@@ -1,0 +1,1 @@
+"""The monolith: every capability in one Flask app, one process group, one SQLite database."""

@@ -1,0 +1,20 @@
+"""`python -m monolith`: serve the monolith with gunicorn in the foreground (Ctrl-C stops it)."""
+import os
+import sys
+
+from monolith.config import Config
+from shop.web.gunicorn import gunicorn_argv
+
+
+def main() -> None:
+    config = Config.from_env()
+    argv = gunicorn_argv("monolith.app:create_app()", host=config.host, port=config.port,
+                         workers=config.workers, threads=config.threads,
+                         access_log=config.access_log, name="shop-monolith")
+    print(f"monolith: http://{config.host}:{config.port}  ({config.workers} workers x "
+          f"{config.threads} threads, data in {config.database})", flush=True)
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The monolith's configuration: the only place it reads the environment."""
+from dataclasses import dataclass
+from pathlib import Path
+
+from shop.web.settings import DEV_SECRET, data_dir, env_bool, env_int, env_str
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    threads: int = 8
+    data_dir: Path = Path("data")
+    secret: str = DEV_SECRET
+    token_ttl: int = 86_400
+    access_log: bool = True
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "monolith" / "shop.db"
+
+    @classmethod
+    def from_env(cls, env=None) -> "Config":
+        return cls(
+            host=env_str("MONOLITH_HOST", "127.0.0.1", env),
+            port=env_int("MONOLITH_PORT", 8000, env, minimum=1),
+            workers=env_int("MONOLITH_WORKERS", 2, env, minimum=1),
+            threads=env_int("MONOLITH_THREADS", 8, env, minimum=1),
+            data_dir=data_dir(env),
+            secret=env_str("SHOP_SECRET", DEV_SECRET, env),
+            token_ttl=env_int("SHOP_TOKEN_TTL", 86_400, env, minimum=1),
+            access_log=env_bool("SHOP_ACCESS_LOG", True, env),
+        )

@@ -1,0 +1,1 @@
+"""Accounts: registration, password login, bearer tokens."""

@@ -1,0 +1,1 @@
+"""Billing: charges and refunds against a (simulated) payment provider."""

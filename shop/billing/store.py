@@ -1,0 +1,48 @@
+"""Charges: one row per checkout key. Only the last four digits of a card are stored."""
+import sqlite3
+
+from shop.web.db import Database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS charges (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    user_id INTEGER NOT NULL,
+    amount_cents INTEGER NOT NULL,
+    card_last4 TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('captured', 'refunded'))
+);
+"""
+
+
+def charge_dict(row) -> dict:
+    return {"id": row["id"], "card_last4": row["card_last4"], "status": row["status"],
+            "amount_cents": row["amount_cents"]}
+
+
+class ChargeStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def create_schema(self) -> None:
+        self.db.executescript(SCHEMA)
+
+    def by_key(self, key: str):
+        return self.db.query_one("SELECT * FROM charges WHERE key = ?", (key,))
+
+    def by_id(self, charge_id: int):
+        return self.db.query_one("SELECT * FROM charges WHERE id = ?", (charge_id,))
+
+    def add(self, key: str, user_id: int, amount_cents: int, card_last4: str) -> bool:
+        """False if a charge with this key already exists."""
+        try:
+            self.db.execute("INSERT INTO charges (key, user_id, amount_cents, card_last4, status) "
+                            "VALUES (?, ?, ?, ?, 'captured')", (key, user_id, amount_cents, card_last4))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def mark_refunded(self, charge_id: int) -> bool:
+        cur = self.db.execute("UPDATE charges SET status = 'refunded' WHERE id = ? AND status = 'captured'",
+                              (charge_id,))
+        return cur.rowcount == 1

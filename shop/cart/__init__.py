@@ -1,0 +1,1 @@
+"""Cart: each user's lines, priced as the catalog has them now."""

@@ -1,0 +1,1 @@
+"""Catalog: categories and products (the seed data lives in ``seed``)."""

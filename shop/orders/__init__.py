@@ -1,0 +1,1 @@
+"""Orders: quotes, checkout (the one place that coordinates other capabilities), cancellation."""

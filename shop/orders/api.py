@@ -1,0 +1,63 @@
+"""Public API of checkout and orders. All input is validated (400) before anything else runs."""
+import re
+
+from flask import Blueprint, jsonify, request
+
+from shop import inputs
+from shop.errors import InvalidRequest
+from shop.orders.checkout import Checkout
+from shop.web import params
+from shop.web.app import current_user_id, requires_auth
+
+_KEY = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY.fullmatch(key):
+        raise InvalidRequest("The Idempotency-Key header must be 1 to 128 visible ASCII characters.")
+    return key
+
+
+def create_blueprint(checkout: Checkout) -> Blueprint:
+    bp = Blueprint("orders", __name__)
+
+    @bp.post("/api/checkout/quote")
+    @requires_auth
+    def quote():
+        body = params.json_body()
+        address = inputs.address(body)
+        option = params.string(body, "shipping_option", max_len=50)
+        return jsonify(checkout.quote(current_user_id(), address, option))
+
+    @bp.post("/api/orders")
+    @requires_auth
+    def place():
+        key = _idempotency_key()
+        body = params.json_body()
+        address = inputs.address(body)
+        option = params.string(body, "shipping_option", max_len=50)
+        card = inputs.payment(body)
+        order, _created = checkout.place(current_user_id(), address, option, card, key)
+        return jsonify(order), 201
+
+    @bp.get("/api/orders")
+    @requires_auth
+    def orders():
+        page, per_page = params.pagination()
+        items, total = checkout.orders(current_user_id(), page, per_page)
+        return jsonify(params.page_of(items, page, per_page, total))
+
+    @bp.get("/api/orders/<int:order_id>")
+    @requires_auth
+    def order(order_id: int):
+        return jsonify(checkout.order(current_user_id(), order_id))
+
+    @bp.post("/api/orders/<int:order_id>/cancel")
+    @requires_auth
+    def cancel(order_id: int):
+        return jsonify(checkout.cancel(current_user_id(), order_id))
+
+    return bp

@@ -1,0 +1,159 @@
+"""Checkout: the one use case that spans capabilities, written once for both deployments.
+
+It talks to the cart, catalog, tax, shipping and billing only through their ports. What
+differs between the deployments is how a failure half-way is undone:
+
+- ``atomic=True`` (the monolith): every capability shares one SQLite database, so the whole
+  checkout runs in ONE transaction. Any failure rolls everything back: no compensation code runs.
+- ``atomic=False`` (the microservices): each step commits in its own service's database, so the
+  checkout is a saga. Each step that succeeded registers how to undo it; on failure those
+  compensations run newest first (release the stock, refund or void the charge).
+"""
+import logging
+import uuid
+from contextlib import nullcontext
+
+from shop.errors import CartEmpty, Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from shop.orders.store import OrderStore, order_dict
+from shop.ports import BillingPort, CartPort, CatalogPort, ShippingPort, TaxPort
+from shop.pricing import priced_lines
+
+log = logging.getLogger(__name__)
+
+
+class Checkout:
+    def __init__(self, store: OrderStore, *, cart: CartPort, catalog: CatalogPort, tax: TaxPort,
+                 shipping: ShippingPort, billing: BillingPort, atomic: bool):
+        self.store = store
+        self.cart = cart
+        self.catalog = catalog
+        self.tax = tax
+        self.shipping = shipping
+        self.billing = billing
+        self.atomic = atomic
+
+    def _unit(self):
+        return self.store.db.transaction() if self.atomic else nullcontext()
+
+    # -- quote --------------------------------------------------------------------------
+    def _price(self, user_id: int, address: dict, option_id: str) -> dict:
+        lines = self.cart.lines(user_id)
+        products = self.catalog.products_by_id([pid for pid, _ in lines]) if lines else {}
+        items = priced_lines(lines, products)
+        weight = sum(products[i["product_id"]]["weight_grams"] * i["quantity"] for i in items)
+        options = self.shipping.options(address["country"], weight)
+        option = next((o for o in options if o["id"] == option_id), None)
+        if option is None:  # 400 comes before 409 cart_empty
+            ids = ", ".join(o["id"] for o in options)
+            raise InvalidRequest(f"'shipping_option' must be one of: {ids}.")
+        if not items:
+            raise CartEmpty("Your cart is empty; add something before checking out.")
+        subtotal = sum(i["line_total_cents"] for i in items)
+        tax = self.tax.tax_cents(subtotal, address["country"], address.get("region") or None)
+        return {
+            "items": items,
+            "lines": [(i["product_id"], i["quantity"]) for i in items],
+            "subtotal_cents": subtotal,
+            "shipping_cents": option["price_cents"],
+            "tax_cents": tax,
+            "total_cents": subtotal + option["price_cents"] + tax,
+            "shipping_option": option_id,
+            "shipping_options": options,
+        }
+
+    def quote(self, user_id: int, address: dict, option_id: str) -> dict:
+        q = self._price(user_id, address, option_id)
+        return {k: q[k] for k in ("subtotal_cents", "shipping_cents", "tax_cents", "total_cents",
+                                  "shipping_options")}
+
+    # -- place an order -------------------------------------------------------------------
+    def place(self, user_id: int, address: dict, option_id: str, card: dict,
+              idempotency_key: str | None = None) -> tuple[dict, bool]:
+        """(order, created). A replayed idempotency key returns the first order, created=False."""
+        with self._unit():
+            if idempotency_key is not None and not self.store.claim_key(user_id, idempotency_key):
+                return self._replay(user_id, idempotency_key), False
+            try:
+                order = self._place(user_id, address, option_id, card, idempotency_key)
+            except BaseException:
+                if idempotency_key is not None and not self.atomic:
+                    self._best_effort("drop idempotency key",
+                                      lambda: self.store.drop_key(user_id, idempotency_key))
+                raise
+        # Emptying the cart is the last step and is not undone if it fails: the order is
+        # placed and paid by then. In the monolith it already happened inside the transaction.
+        if not self.atomic:
+            self._best_effort("clear cart", lambda: self.cart.clear(user_id))
+        return order, True
+
+    def _place(self, user_id, address, option_id, card, idempotency_key) -> dict:
+        checkout_key = f"co-{uuid.uuid4().hex}"
+        undo: list[tuple[str, callable]] = []
+        try:
+            q = self._price(user_id, address, option_id)
+            self.catalog.reserve(checkout_key, q["lines"])
+            undo.append(("release stock", lambda: self.catalog.release(checkout_key)))
+            try:
+                charge = self.billing.charge(checkout_key, user_id, q["total_cents"], card)
+            except ServiceUnavailable:
+                # A timeout leaves the outcome unknown: the charge may have happened. Undo by key.
+                undo.append(("void charge", lambda: self.billing.void(checkout_key)))
+                raise
+            undo.append(("refund charge", lambda: self.billing.refund(charge["id"])))
+            with self.store.db.transaction():
+                order_id = self.store.add(user_id, q, address, charge, checkout_key)
+                if idempotency_key is not None:
+                    self.store.bind_key(user_id, idempotency_key, order_id)
+                if self.atomic:
+                    self.cart.clear(user_id)
+            return order_dict(self.store.get(user_id, order_id))
+        except BaseException:
+            if not self.atomic:
+                for what, action in reversed(undo):
+                    self._best_effort(what, action)
+            raise
+
+    def _replay(self, user_id: int, key: str) -> dict:
+        _, order_id = self.store.order_for_key(user_id, key)
+        if order_id is None:
+            raise Conflict("A checkout with this Idempotency-Key is still in progress; retry shortly.")
+        return order_dict(self.store.get(user_id, order_id))
+
+    @staticmethod
+    def _best_effort(what: str, action) -> None:
+        try:
+            action()
+        except Exception:
+            # Left for the audit (and a human) to reconcile; never hides the original error.
+            log.exception("compensation failed: %s", what)
+
+    # -- cancel ---------------------------------------------------------------------------
+    def cancel(self, user_id: int, order_id: int) -> dict:
+        with self._unit():
+            row = self.store.get(user_id, order_id)
+            if row is None:
+                raise NotFound(f"There is no order with id {order_id}.")
+            if not self.store.set_status(order_id, "cancelling", expected="paid"):
+                raise Conflict("This order is already cancelled (or being cancelled).")
+            try:
+                # Both steps are idempotent, so a cancel that failed half-way can simply be retried.
+                self.billing.refund(row["charge_id"])
+                self.catalog.release(row["checkout_key"])
+            except BaseException:
+                if not self.atomic:
+                    self._best_effort("reopen order",
+                                      lambda: self.store.set_status(order_id, "paid", expected="cancelling"))
+                raise
+            self.store.set_status(order_id, "cancelled", expected="cancelling", payment_status="refunded")
+            return order_dict(self.store.get(user_id, order_id))
+
+    # -- read -----------------------------------------------------------------------------
+    def order(self, user_id: int, order_id: int) -> dict:
+        row = self.store.get(user_id, order_id)
+        if row is None:
+            raise NotFound(f"There is no order with id {order_id}.")
+        return order_dict(row)
+
+    def orders(self, user_id: int, page: int, per_page: int) -> tuple[list[dict], int]:
+        rows, total = self.store.page(user_id, per_page, (page - 1) * per_page)
+        return [order_dict(r) for r in rows], total

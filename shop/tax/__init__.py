@@ -1,0 +1,1 @@
+"""Tax: one rate per destination (a rate table in ``rates``, the arithmetic in ``rules``)."""

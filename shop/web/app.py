@@ -1,0 +1,113 @@
+"""The Flask setup every deployable shares, so that all of them speak the same API dialect:
+request ids, the error shape, the body limit, bearer-token auth and JSON encoding."""
+import logging
+import re
+import uuid
+
+from flask import Flask, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from shop.errors import ApiError, InternalError, PayloadTooLarge
+from shop.web.tokens import TokenSigner, bearer_token
+
+MAX_BODY_BYTES = 64 * 1024
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+log = logging.getLogger("shop")
+
+
+def requires_auth(view):
+    """Mark a view as needing a valid bearer token; the check runs before the body is read."""
+    view.requires_auth = True
+    return view
+
+
+def current_user_id() -> int:
+    return g.user_id
+
+
+def request_id() -> str:
+    return getattr(g, "request_id", None) or "-"
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        try:
+            record.request_id = request_id()
+        except RuntimeError:  # outside a request
+            record.request_id = "-"
+        return True
+
+
+def configure_logging(service: str) -> None:
+    root = logging.getLogger()
+    if any(isinstance(f, _RequestIdFilter) for h in root.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(_RequestIdFilter())
+    handler.setFormatter(logging.Formatter(
+        f"%(asctime)s %(levelname)s {service} rid=%(request_id)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def error_response(err: ApiError, headers=None):
+    response = jsonify(err.to_json())
+    response.status_code = err.status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+_HTTP_ERRORS = {
+    400: ("invalid_request", "The request is malformed."),
+    404: ("not_found", "There is nothing at this address."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    413: ("payload_too_large", f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB."),
+}
+
+
+def create_base_app(name: str, tokens: TokenSigner) -> Flask:
+    app = Flask(name)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["shop.tokens"] = tokens
+    configure_logging(name)
+
+    @app.before_request
+    def _start():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        if view is not None and getattr(view, "requires_auth", False):
+            g.user_id = tokens.verify(bearer_token(request.headers.get("Authorization")))
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            raise PayloadTooLarge(_HTTP_ERRORS[413][1])
+
+    @app.after_request
+    def _finish(response):
+        response.headers["X-Request-ID"] = request_id()
+        return response
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        if err.status >= 500:
+            log.warning("%s %s -> %s %s", request.method, request.path, err.status, err.message)
+        return error_response(err)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        code, message = _HTTP_ERRORS.get(err.code, ("internal_error" if (err.code or 500) >= 500
+                                                   else "invalid_request", err.description))
+        api_err = ApiError(message, code)
+        api_err.status = err.code or 500
+        headers = {}
+        if err.code == 405 and getattr(err, "valid_methods", None):
+            headers["Allow"] = ", ".join(sorted(err.valid_methods))
+        return error_response(api_err, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(InternalError("Something went wrong on our side; it has been logged."))
+
+    return app
+

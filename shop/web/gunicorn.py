@@ -1,0 +1,30 @@
+"""How every deployable is served: gunicorn with threaded workers.
+
+gthread workers keep client connections alive (sync workers close them after every
+response) and a slow call holds one thread, not the whole worker process."""
+import sys
+from pathlib import Path
+
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)sB %(M)sms rid=%({x-request-id}o)s'
+
+
+def gunicorn_argv(app_spec: str, *, host: str, port: int, workers: int, threads: int,
+                  access_log: bool, name: str, timeout: int = 30) -> list[str]:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    argv = [
+        gunicorn, app_spec,
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers),
+        "--worker-class", "gthread",
+        "--threads", str(threads),
+        "--keep-alive", "30",          # load generators and the gateway reuse connections
+        "--timeout", str(timeout),
+        "--graceful-timeout", "10",
+        "--preload",                   # build the app (schema, seed) once, then fork workers
+        "--name", name,
+        "--error-logfile", "-",
+        "--no-control-socket",         # several gunicorns run side by side; no shared socket
+    ]
+    if access_log:
+        argv += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+    return argv

@@ -1,0 +1,108 @@
+"""Parsing and validating request input. Every failure is a 400 that names the field."""
+import json
+import re
+
+from flask import request
+
+from shop.errors import InvalidRequest
+
+
+def json_body() -> dict:
+    """The request's JSON object, or 400. (Body size was already checked: 413 comes first.)"""
+    raw = request.get_data(cache=True)
+    if not raw:
+        raise InvalidRequest("The request body must be a JSON object.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequest("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    return body
+
+
+def string(body: dict, name: str, *, min_len: int = 1, max_len: int = 200,
+           required: bool = True, strip: bool = True, label: str | None = None) -> str | None:
+    label = label or name
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidRequest(f"The field '{label}' is required.")
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest(f"The field '{label}' must be a string.")
+    if strip:
+        value = value.strip()
+    if not (min_len <= len(value) <= max_len):
+        if min_len == 1 and not value:
+            raise InvalidRequest(f"The field '{label}' must not be empty.")
+        raise InvalidRequest(f"The field '{label}' must be {min_len} to {max_len} characters long.")
+    return value
+
+
+def integer(body: dict, name: str, *, min_value: int | None = None, max_value: int | None = None,
+            required: bool = True, label: str | None = None) -> int | None:
+    label = label or name
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidRequest(f"The field '{label}' is required.")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"The field '{label}' must be a whole number.")
+    return _in_range(label, value, min_value, max_value)
+
+
+def obj(body: dict, name: str) -> dict:
+    value = body.get(name)
+    if value is None:
+        raise InvalidRequest(f"The field '{name}' is required.")
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"The field '{name}' must be an object.")
+    return value
+
+
+def _in_range(name: str, value: int, min_value: int | None, max_value: int | None) -> int:
+    if (min_value is not None and value < min_value) or (max_value is not None and value > max_value):
+        if max_value is None:
+            raise InvalidRequest(f"'{name}' must be at least {min_value}.")
+        if min_value is None:
+            raise InvalidRequest(f"'{name}' must be at most {max_value}.")
+        raise InvalidRequest(f"'{name}' must be between {min_value} and {max_value}.")
+    return value
+
+
+_WHOLE = re.compile(r"[0-9]{1,9}")
+
+
+def query_int(name: str, *, default: int | None = None, min_value: int | None = None,
+              max_value: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        if default is None:
+            raise InvalidRequest(f"The query parameter '{name}' is required.")
+        return default
+    if not _WHOLE.fullmatch(raw):
+        raise InvalidRequest(f"The query parameter '{name}' must be a whole number.")
+    return _in_range(name, int(raw), min_value, max_value)
+
+
+def query_str(name: str, *, required: bool = False, max_len: int = 200) -> str | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise InvalidRequest(f"The query parameter '{name}' is required.")
+        return None
+    if len(raw) > max_len:
+        raise InvalidRequest(f"The query parameter '{name}' must be at most {max_len} characters.")
+    return raw
+
+
+def pagination() -> tuple[int, int]:
+    page = query_int("page", default=1, min_value=1, max_value=1_000_000)
+    per_page = query_int("per_page", default=20, min_value=1, max_value=100)
+    return page, per_page
+
+
+def page_of(items: list, page: int, per_page: int, total: int) -> dict:
+    return {"items": items, "page": page, "per_page": per_page, "total": total}
