@@ -6,6 +6,7 @@ import collections
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +37,14 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
         self.log = collections.deque(maxlen=400)
 
+    def port_free(self) -> bool:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", self.port)) != 0
+
     def start(self) -> None:
+        if not self.port_free():
+            raise StartupError(f"service '{self.name}' cannot start: port {self.port} is already in use "
+                               f"(another run still going? set {self.name.upper()}_PORT to move it)")
         self.log.clear()
         self.proc = subprocess.Popen(
             self.argv, env=self.env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
@@ -99,8 +107,12 @@ class Cluster:
         return self.config.gateway.url
 
     def start(self, timeout: float = 60) -> None:
-        for process in self.processes.values():
-            process.start()
+        try:
+            for process in self.processes.values():
+                process.start()
+        except StartupError:
+            self.stop()
+            raise
         self.wait_healthy(list(self.processes), timeout)
 
     def wait_healthy(self, names: list[str], timeout: float = 60) -> None:
