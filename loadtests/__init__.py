@@ -1,0 +1,1 @@
+"""Load tests: Locust journeys and shapes, the browser comparison, and the headless runner."""

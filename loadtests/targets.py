@@ -1,0 +1,27 @@
+"""Where each deployment answers, and whether it is up."""
+import json
+import urllib.request
+
+DEFAULT_URLS = {"monolith": "http://127.0.0.1:8000", "microservices": "http://127.0.0.1:8080"}
+START_COMMANDS = {"monolith": "make run-monolith", "microservices": "make run-micro"}
+
+
+def health(url: str, timeout: float = 2.0) -> dict | None:
+    """The /healthz answer, or None if nothing (or not the shop) answers there."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/healthz", timeout=timeout) as r:
+            body = json.loads(r.read())
+            return body if isinstance(body, dict) and "architecture" in body else None
+    except (OSError, ValueError):
+        return None
+
+
+def not_running_message(target: str, url: str, found: dict | None) -> str | None:
+    """A plain sentence for the user if the chosen target is not what answers at url."""
+    if found is None:
+        return (f"The {target} is not running at {url}. Start it in another terminal with "
+                f"`{START_COMMANDS[target]}` (or `make demo` to start both), then press Start again.")
+    if found.get("architecture") != target:
+        return (f"{url} answers, but it is the {found.get('architecture')}, not the {target}. "
+                f"Check the URLs (--monolith-url / --microservices-url).")
+    return None

@@ -1,0 +1,465 @@
+"""Checkout, in both modes.
+
+- ``atomic=False`` (the microservices' saga): the ports are in-memory fakes, the orders live in
+  an ``OrderStore`` over an in-memory SQLite database.
+- ``atomic=True`` (the monolith): the real catalog, cart, billing and order stores share ONE
+  in-memory database, as they do in the monolith, so a rollback can be observed on real rows.
+"""
+import pytest
+
+from shop.billing.provider import SimulatedProvider
+from shop.billing.service import BillingService
+from shop.billing.store import ChargeStore
+from shop.cart.service import CartService
+from shop.cart.store import CartStore
+from shop.catalog.service import CatalogService
+from shop.catalog.store import CatalogStore
+from shop.errors import (CartEmpty, Conflict, InvalidRequest, NotFound, OutOfStock, PaymentDeclined,
+                         ServiceUnavailable)
+from shop.orders.checkout import Checkout
+from shop.orders.store import OrderStore
+from shop.web.db import Database
+from tests.unit.fakes import (FakeBilling, FakeCart, FakeCatalog, FakeShipping, FakeTax, Spy, methods,
+                              product)
+
+USER, OTHER = 7, 8
+ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St", "city": "Portland", "region": "OR",
+           "postal_code": "97201", "country": "US"}
+CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
+OTHER_CARD = {"card_number": "5555555555554444", "exp_month": 1, "exp_year": 2098, "cvc": "999"}
+
+MUG = product(1, "Mug", 1250, stock=5, weight_grams=300)
+TEE = product(2, "Tee", 2000, stock=3, weight_grams=200)
+COMPENSATIONS = {"catalog.release", "billing.refund", "billing.void"}
+
+
+# -- saga (atomic=False) over fakes ------------------------------------------------------------
+class Saga:
+    def __init__(self):
+        self.journal: list[tuple] = []
+        self.catalog = FakeCatalog([MUG, TEE], self.journal)
+        self.cart = FakeCart(self.journal)
+        self.tax = FakeTax(self.journal)
+        self.shipping = FakeShipping(self.journal)
+        self.billing = FakeBilling(self.journal)
+        self.db = Database(":memory:")
+        self.store = OrderStore(self.db)
+        self.store.create_schema()
+        self.checkout = Checkout(self.store, cart=self.cart, catalog=self.catalog, tax=self.tax,
+                                 shipping=self.shipping, billing=self.billing, atomic=False)
+
+    def fill_cart(self, user=USER):
+        self.cart.put(user, 1, 2)   # 2 x 1250, 600 g
+        self.cart.put(user, 2, 1)   # 1 x 2000, 200 g
+
+    def place(self, user=USER, option="standard", card=CARD, key=None):
+        return self.checkout.place(user, dict(ADDRESS), option, dict(card), key)
+
+    def order_count(self, user=USER) -> int:
+        return self.store.page(user, 100, 0)[1]
+
+    def reserve_keys(self) -> list[str]:
+        return [args[0] for args in self.catalog.called("reserve")]
+
+
+@pytest.fixture
+def saga():
+    s = Saga()
+    yield s
+    s.db.close()
+
+
+def test_saga_happy_path(saga):
+    saga.fill_cart()
+    order, created = saga.place()
+
+    assert created is True
+    subtotal = 2 * 1250 + 2000
+    shipping = 500 + (2 * 300 + 200) // 10     # FakeShipping standard for 800 g
+    tax = 450                                  # FakeTax: 10% of 4500
+    assert (order["subtotal_cents"], order["shipping_cents"], order["tax_cents"]) == (subtotal, shipping, tax)
+    assert order["total_cents"] == subtotal + shipping + tax
+    assert order["status"] == "paid"
+    assert order["payment"] == {"card_last4": "4242", "status": "captured"}
+    assert order["shipping_option"] == "standard"
+    assert order["address"] == ADDRESS
+    assert [(i["product_id"], i["quantity"], i["line_total_cents"]) for i in order["items"]] == [
+        (1, 2, 2500), (2, 1, 2000)]
+
+    # reserve, then charge the total under the same key, then clear the cart
+    steps = methods(saga.journal)
+    assert steps.index("catalog.reserve") < steps.index("billing.charge") < steps.index("cart.clear")
+    assert saga.catalog.called("reserve") == [(saga.reserve_keys()[0], [(1, 2), (2, 1)])]
+    [(charge_key, user, amount, card)] = saga.billing.called("charge")
+    assert (charge_key, user, amount) == (saga.reserve_keys()[0], USER, order["total_cents"])
+    assert card == CARD
+    assert saga.tax.called("tax_cents") == [(subtotal, "US", "OR")]
+    assert not COMPENSATIONS & set(steps)
+
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (3, 2)
+    assert saga.cart.carts.get(USER) is None
+    assert saga.checkout.order(USER, order["id"]) == order
+    assert saga.order_count() == 1
+
+
+def test_saga_never_stores_the_card(saga):
+    saga.fill_cart()
+    order, _ = saga.place()
+    row = saga.store.get(USER, order["id"])
+    assert all(CARD["card_number"] not in str(row[k]) for k in row.keys())
+    assert CARD["card_number"] not in repr(order)
+
+
+def test_quote_matches_the_order(saga):
+    saga.fill_cart()
+    quote = saga.checkout.quote(USER, dict(ADDRESS), "express")
+    order, _ = saga.place(option="express")
+    assert {k: order[k] for k in ("subtotal_cents", "shipping_cents", "tax_cents", "total_cents")} == {
+        k: quote[k] for k in ("subtotal_cents", "shipping_cents", "tax_cents", "total_cents")}
+    assert [o["id"] for o in quote["shipping_options"]] == ["standard", "express"]
+
+
+def test_saga_decline_leaves_no_trace(saga):
+    saga.fill_cart()
+    saga.billing.decline = True
+
+    with pytest.raises(PaymentDeclined):
+        saga.place()
+
+    key = saga.reserve_keys()[0]
+    assert saga.catalog.called("release") == [(key,)]
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
+    assert saga.order_count() == 0
+    assert saga.cart.carts[USER] == [(1, 2), (2, 1)]
+    assert saga.billing.charges == {}
+    assert not {"billing.refund", "billing.void", "cart.clear"} & set(methods(saga.journal))
+
+
+@pytest.mark.parametrize("charged_before_timeout", [False, True])
+def test_saga_billing_unavailable_releases_voids_and_drops_key(saga, charged_before_timeout):
+    saga.fill_cart()
+    if charged_before_timeout:
+        saga.billing.charge_then_unavailable = True   # the charge happened, the answer was lost
+    else:
+        saga.billing.unavailable = {"charge"}
+
+    with pytest.raises(ServiceUnavailable) as err:
+        saga.place(key="idem-1")
+
+    assert err.value.status == 503 and "billing" in err.value.message
+    key = saga.reserve_keys()[0]
+    assert saga.catalog.called("release") == [(key,)]
+    assert saga.billing.called("void") == [(key,)]
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
+    assert saga.billing.captured() == []
+    assert saga.order_count() == 0
+    assert saga.cart.carts[USER] == [(1, 2), (2, 1)]
+    assert saga.store.order_for_key(USER, "idem-1") == (False, None)
+
+
+def test_saga_compensations_run_newest_first_when_storing_the_order_fails(saga, monkeypatch):
+    saga.fill_cart()
+
+    def broken_add(*args, **kwargs):
+        raise RuntimeError("orders database is gone")
+    monkeypatch.setattr(saga.store, "add", broken_add)
+
+    with pytest.raises(RuntimeError):
+        saga.place(key="idem-2")
+
+    charge_id = next(iter(saga.billing.charges))
+    key = saga.reserve_keys()[0]
+    undo = [e for e in saga.journal if f"{e[0]}.{e[1]}" in COMPENSATIONS]
+    assert undo == [("billing", "refund", charge_id), ("catalog", "release", key)]
+    assert saga.billing.captured() == []
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
+    assert saga.store.order_for_key(USER, "idem-2") == (False, None)
+    assert saga.cart.carts[USER] == [(1, 2), (2, 1)]
+
+
+def test_saga_reserve_timeout_after_the_stock_was_taken_gives_it_back(saga):
+    # The catalog reserved, but its answer was lost (ServiceUnavailable: "did not answer in
+    # time"). Like a charge that timed out, the outcome is unknown and must be undone by key,
+    # or the stock is gone for good ("a failed checkout leaves no trace: stock as before").
+    saga.fill_cart()
+    saga.catalog.reserve_then_unavailable = True
+
+    with pytest.raises(ServiceUnavailable):
+        saga.place()
+
+    assert saga.billing.calls == []
+    assert saga.catalog.called("release") == [(saga.reserve_keys()[0],)]
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
+
+
+def test_saga_out_of_stock_charges_nothing(saga):
+    saga.cart.put(USER, 1, 1)
+    saga.cart.put(USER, 2, 4)   # only 3 Tees
+
+    with pytest.raises(OutOfStock) as err:
+        saga.place()
+
+    assert "Tee" in err.value.message
+    assert saga.billing.calls == []
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
+    assert saga.order_count() == 0
+    assert saga.cart.carts[USER] == [(1, 1), (2, 4)]
+
+
+def test_empty_cart_is_cart_empty(saga):
+    with pytest.raises(CartEmpty):
+        saga.place()
+    assert saga.catalog.called("reserve") == [] and saga.billing.calls == []
+
+
+def test_unknown_shipping_option_is_invalid_request(saga):
+    saga.fill_cart()
+    with pytest.raises(InvalidRequest) as err:
+        saga.place(option="teleport")
+    assert "standard" in err.value.message and "express" in err.value.message
+    assert saga.catalog.called("reserve") == [] and saga.billing.calls == []
+
+
+def test_unknown_shipping_option_wins_over_cart_empty(saga):
+    with pytest.raises(InvalidRequest):
+        saga.place(option="teleport")
+    with pytest.raises(InvalidRequest):
+        saga.checkout.quote(USER, dict(ADDRESS), "teleport")
+
+
+def test_idempotency_replay_returns_the_first_order_and_charges_once(saga):
+    saga.fill_cart()
+    first, created = saga.place(key="idem-3")
+    saga.fill_cart()   # whatever the new body and cart say
+    again, created_again = saga.place(option="express", card=OTHER_CARD, key="idem-3")
+
+    assert (created, created_again) == (True, False)
+    assert again == first
+    assert len(saga.billing.called("charge")) == 1
+    assert len(saga.catalog.called("reserve")) == 1
+    assert saga.order_count() == 1
+
+
+def test_idempotency_keys_belong_to_one_user(saga):
+    saga.fill_cart(USER)
+    saga.fill_cart(OTHER)
+    mine, _ = saga.place(USER, key="same")
+    theirs, created = saga.place(OTHER, key="same")
+    assert created is True and theirs["id"] != mine["id"]
+    assert len(saga.billing.called("charge")) == 2
+
+
+def test_a_failed_attempts_key_is_not_kept(saga):
+    saga.fill_cart()
+    saga.billing.decline = True
+    with pytest.raises(PaymentDeclined):
+        saga.place(key="idem-4")
+    assert saga.store.order_for_key(USER, "idem-4") == (False, None)
+
+    saga.billing.decline = False
+    order, created = saga.place(key="idem-4")
+    assert created is True and order["status"] == "paid"
+    assert saga.store.order_for_key(USER, "idem-4") == (True, order["id"])
+
+
+def test_cancel_refunds_releases_and_marks_cancelled(saga):
+    saga.fill_cart()
+    order, _ = saga.place()
+    charge_id = next(iter(saga.billing.charges))
+
+    cancelled = saga.checkout.cancel(USER, order["id"])
+
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["payment"] == {"card_last4": "4242", "status": "refunded"}
+    assert saga.billing.called("refund") == [(charge_id,)]
+    assert saga.catalog.called("release") == [(saga.reserve_keys()[0],)]
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
+    assert saga.checkout.order(USER, order["id"])["status"] == "cancelled"
+
+
+def test_second_cancel_is_conflict(saga):
+    saga.fill_cart()
+    order, _ = saga.place()
+    saga.checkout.cancel(USER, order["id"])
+    with pytest.raises(Conflict) as err:
+        saga.checkout.cancel(USER, order["id"])
+    assert err.value.code == "conflict"
+    assert len(saga.billing.called("refund")) == 1
+    assert len(saga.catalog.called("release")) == 1
+
+
+def test_cancel_with_billing_down_keeps_the_order_paid_and_can_be_retried(saga):
+    saga.fill_cart()
+    order, _ = saga.place()
+    saga.billing.unavailable = {"refund"}
+
+    with pytest.raises(ServiceUnavailable):
+        saga.checkout.cancel(USER, order["id"])
+
+    assert saga.checkout.order(USER, order["id"])["status"] == "paid"
+    assert saga.store.get(USER, order["id"])["status"] == "paid"   # not stuck in 'cancelling'
+    assert saga.catalog.called("release") == []
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (3, 2)
+
+    saga.billing.unavailable = set()
+    assert saga.checkout.cancel(USER, order["id"])["status"] == "cancelled"
+
+
+def test_cancel_of_another_users_order_is_not_found(saga):
+    saga.fill_cart()
+    order, _ = saga.place()
+    with pytest.raises(NotFound):
+        saga.checkout.cancel(OTHER, order["id"])
+    with pytest.raises(NotFound):
+        saga.checkout.order(OTHER, order["id"])
+    with pytest.raises(NotFound):
+        saga.checkout.cancel(USER, order["id"] + 1000)
+    assert saga.billing.called("refund") == [] and saga.catalog.called("release") == []
+    assert saga.checkout.order(USER, order["id"])["status"] == "paid"
+
+
+def test_orders_are_listed_newest_first_per_user(saga):
+    ids = []
+    for _ in range(3):
+        saga.cart.put(USER, 1, 1)
+        ids.append(saga.place()[0]["id"])
+    saga.cart.put(OTHER, 1, 1)
+    saga.place(OTHER)
+    items, total = saga.checkout.orders(USER, page=1, per_page=2)
+    assert total == 3 and [o["id"] for o in items] == ids[::-1][:2]
+    items, _ = saga.checkout.orders(USER, page=2, per_page=2)
+    assert [o["id"] for o in items] == ids[:1]
+
+
+# -- monolith (atomic=True): real stores on ONE shared in-memory database ----------------------
+class StubProvider(SimulatedProvider):
+    """Records what the provider was asked to do; can be told to decline or to be down."""
+
+    def __init__(self):
+        self.charged: list[int] = []
+        self.refunded: list[tuple[int, int]] = []
+        self.fail: BaseException | None = None
+
+    def charge(self, card: dict, amount_cents: int) -> None:
+        if self.fail is not None:
+            raise self.fail
+        super().charge(card, amount_cents)
+        self.charged.append(amount_cents)
+
+    def refund(self, charge_id: int, amount_cents: int) -> None:
+        self.refunded.append((charge_id, amount_cents))
+
+
+class Monolith:
+    def __init__(self):
+        self.journal: list[tuple] = []
+        self.db = Database(":memory:")
+        catalog_store, cart_store = CatalogStore(self.db), CartStore(self.db)
+        charge_store, self.store = ChargeStore(self.db), OrderStore(self.db)
+        for s in (catalog_store, cart_store, charge_store, self.store):
+            s.create_schema()
+        catalog_store.load_seed([{"slug": "mugs", "name": "Mugs"}], [MUG, {**TEE, "category": "mugs"}])
+        self.catalog_service = CatalogService(catalog_store)
+        self.cart_service = CartService(cart_store, self.catalog_service)
+        self.provider = StubProvider()
+        self.billing_service = BillingService(charge_store, self.provider)
+        self.catalog = Spy("catalog", self.catalog_service, self.journal)
+        self.cart = Spy("cart", self.cart_service, self.journal)
+        self.billing = Spy("billing", self.billing_service, self.journal)
+        self.checkout = Checkout(self.store, cart=self.cart, catalog=self.catalog,
+                                 tax=FakeTax(self.journal), shipping=FakeShipping(self.journal),
+                                 billing=self.billing, atomic=True)
+        self.cart_service.set_quantity(USER, 1, 2)
+        self.cart_service.set_quantity(USER, 2, 1)
+
+    def snapshot(self) -> dict:
+        """Every row that a checkout may touch."""
+        q = self.db.query
+        return {"products": [tuple(r) for r in q("SELECT id, stock FROM products ORDER BY id")],
+                "reservations": [tuple(r) for r in q("SELECT * FROM reservations")],
+                "cart": [tuple(r) for r in q("SELECT user_id, product_id, quantity FROM cart_items ORDER BY seq")],
+                "charges": [tuple(r) for r in q("SELECT * FROM charges")],
+                "orders": [tuple(r) for r in q("SELECT * FROM orders")],
+                "keys": [tuple(r) for r in q("SELECT * FROM idempotency_keys")]}
+
+    def place(self, key=None, card=CARD):
+        return self.checkout.place(USER, dict(ADDRESS), "standard", dict(card), key)
+
+
+@pytest.fixture
+def mono():
+    m = Monolith()
+    yield m
+    m.db.close()
+
+
+def test_atomic_happy_path(mono):
+    order, created = mono.place(key="k")
+    assert created and order["status"] == "paid"
+    assert mono.db.in_transaction() is False
+    snap = mono.snapshot()
+    assert snap["products"] == [(1, 3), (2, 2)]
+    assert snap["cart"] == []
+    assert [(c[3], c[4], c[5]) for c in mono.db.query("SELECT * FROM charges")] == [
+        (order["total_cents"], "4242", "captured")]
+    assert mono.provider.charged == [order["total_cents"]]
+    assert len(snap["orders"]) == 1 and snap["keys"] == [(USER, "k", order["id"])]
+
+
+def test_atomic_cancel(mono):
+    order, _ = mono.place()
+    assert mono.checkout.cancel(USER, order["id"])["status"] == "cancelled"
+    assert mono.snapshot()["products"] == [(1, 5), (2, 3)]
+    assert mono.provider.refunded == [(1, order["total_cents"])]
+    with pytest.raises(Conflict):
+        mono.checkout.cancel(USER, order["id"])
+
+
+@pytest.mark.parametrize("card_number, reason", [("4000000000000002", "card declined"),
+                                                 ("4000000000009995", "insufficient funds")])
+def test_atomic_decline_rolls_everything_back_without_compensation(mono, card_number, reason):
+    before = mono.snapshot()
+
+    with pytest.raises(PaymentDeclined) as err:
+        mono.place(key="k", card={**CARD, "card_number": card_number})
+
+    assert reason in err.value.message
+    assert mono.snapshot() == before
+    assert before["keys"] == [] and before["orders"] == [] and before["charges"] == []
+    assert mono.db.in_transaction() is False
+    steps = methods(mono.journal)
+    assert "catalog.reserve" in steps and "billing.charge" in steps   # it did get that far
+    assert not COMPENSATIONS & set(steps)
+    # the key was not kept: the same key now places an order
+    order, created = mono.place(key="k")
+    assert created and order["status"] == "paid"
+
+
+def test_atomic_billing_unavailable_rolls_back_without_void(mono):
+    before = mono.snapshot()
+    mono.provider.fail = ServiceUnavailable("payment provider", "did not answer in time")
+    with pytest.raises(ServiceUnavailable):
+        mono.place(key="k")
+    assert mono.snapshot() == before
+    assert not COMPENSATIONS & set(methods(mono.journal))
+
+
+def test_atomic_out_of_stock_on_a_later_line_rolls_back_the_earlier_ones(mono):
+    mono.cart_service.store.set_quantity(USER, 2, 4)   # only 3 Tees; Mug (line 1) is taken first
+    before = mono.snapshot()
+    with pytest.raises(OutOfStock):
+        mono.place()
+    assert mono.snapshot() == before
+    assert mono.provider.charged == []
+
+
+def test_atomic_failure_after_the_provider_charged_takes_no_money(mono):
+    # Everything after the provider call (store the order, clear the cart) is rolled back by
+    # the transaction, but the provider is a third party outside it: its charge must be undone,
+    # or the customer pays for an order that does not exist.
+    before = mono.snapshot()
+    mono.cart.fail["clear"] = RuntimeError("disk I/O error")
+    with pytest.raises(RuntimeError):
+        mono.place()
+    assert mono.snapshot() == before
+    assert len(mono.provider.refunded) == len(mono.provider.charged)
