@@ -33,3 +33,33 @@ class AccountPool:
 
     def forget(self, host: str, n: int) -> None:
         self._tokens.pop((host, n), None)
+
+
+def log_in(host: str, email: str, password: str, timeout: float = 30) -> str | None:
+    """One login outside Locust's statistics (used to prepare tokens before a run)."""
+    import json
+    import urllib.request
+    request = urllib.request.Request(
+        f"{host.rstrip('/')}/api/auth/login", method="POST",
+        data=json.dumps({"email": email, "password": password}).encode(),
+        headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
+            return json.loads(r.read())["token"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def prewarm(pool: AccountPool, host: str, count: int, password: str, concurrency: int = 2) -> int:
+    """Log in the first `count` accounts that have no token yet, before the run starts, so the
+    spike's new shoppers find their tokens ready. Returns how many logged in."""
+    import gevent.pool
+    todo = [n for n in range(1, count + 1) if pool.token(host, n) is None]
+
+    def one(n):
+        token = log_in(host, pool.email(n), password)
+        if token:
+            pool.remember(host, n, token)
+        return token is not None
+
+    return sum(gevent.pool.Pool(concurrency).map(one, todo))

@@ -4,8 +4,10 @@ Pick the Target (monolith | microservices) in the start form: it decides the URL
 the Host field says. Pick the Shape (spike, ramp) in the same form."""
 from locust import events
 
-from loadtests import targets, ui
-from loadtests.journeys import Browser, Shopper  # noqa: F401  (Locust finds users here)
+import logging
+
+from loadtests import accounts, shopdata, targets, ui
+from loadtests.journeys import POOL, Browser, Shopper  # noqa: F401  (Locust finds users here)
 from loadtests.recorder import Recorder
 from loadtests.shapes import ShopShape, add_options  # noqa: F401
 
@@ -33,3 +35,18 @@ def _init(environment, **_):
 def _pick_target(environment, **_):
     # Unconditional: the Host field keeps whatever was typed last, the Target decides.
     environment.host = ui.url_for_target(environment, environment.parsed_options.target)
+    _prepare_shoppers(environment)
+
+
+def _prepare_shoppers(environment):
+    """Log the shoppers the shape will need in before it starts (outside the statistics): a
+    spike should measure shopping, not a burst of deliberately slow password hashing."""
+    o = environment.parsed_options
+    peak = o.spike_users * o.spike_factor if o.shape == "spike" else o.ramp_max_users
+    share = Shopper.weight / (Shopper.weight + Browser.weight)
+    needed = min(shopdata.SHOPPER_COUNT, int(peak * share) + 2, 120)
+    done = accounts.prewarm(POOL, environment.host, needed, shopdata.SHOPPER_PASSWORD)
+    if done:
+        logging.getLogger(__name__).info("logged in %d shopper accounts before the run", done)
+    if environment.shape_class is not None:
+        environment.shape_class.reset_time()  # the shape's clock starts now, not before the logins

@@ -62,8 +62,8 @@ class PayloadTooLarge(ApiError):
 class ServiceUnavailable(ApiError):
     status, code = 503, "service_unavailable"
 
-    def __init__(self, service: str, why: str = "is unavailable"):
-        super().__init__(f"The {service} service {why}; please try again shortly.")
+    def __init__(self, service: str, why: str = "is unavailable", message: str | None = None):
+        super().__init__(message or f"The {service} service {why}; please try again shortly.")
         self.service = service
 
 
@@ -83,6 +83,8 @@ def from_response(status: int, body: dict) -> ApiError:
     err = (body or {}).get("error") or {}
     code = err.get("code", "internal_error")
     message = err.get("message", "")
+    if (status, code) == (ServiceUnavailable.status, ServiceUnavailable.code):
+        return ServiceUnavailable("upstream", message=message)
     cls = _BY_STATUS_AND_CODE.get((status, code))
     if cls is None:
         cls = type("RemoteError", (ApiError,), {"status": status, "code": code})

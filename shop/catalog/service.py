@@ -1,7 +1,7 @@
 """Catalog rules: browsing, search, and all-or-nothing stock reservations."""
 from shop.catalog import seed
 from shop.catalog.store import CatalogStore
-from shop.errors import NotFound, OutOfStock
+from shop.errors import InvalidRequest, NotFound, OutOfStock
 
 
 class CatalogService:
@@ -29,9 +29,13 @@ class CatalogService:
         return self.store.by_ids(sorted(set(ids)))
 
     def reserve(self, key: str, lines: list[tuple[int, int]]) -> None:
+        if any(quantity < 1 for _, quantity in lines):
+            raise InvalidRequest("Every quantity to reserve must be at least 1.")
         with self.store.db.transaction():
             if self.store.reservation(key) is not None:
-                return  # already done: a retried call must not take stock twice
+                # Already reserved (a retried call must not take stock twice), or already
+                # released (a late call after its checkout gave up must not take stock at all).
+                return
             for product_id, quantity in lines:
                 if not self.store.take_stock(product_id, quantity):
                     product = self.store.by_ids([product_id]).get(product_id)
@@ -44,7 +48,12 @@ class CatalogService:
     def release(self, key: str) -> None:
         with self.store.db.transaction():
             reservation = self.store.reservation(key)
-            if reservation is None or reservation["status"] == "released":
+            if reservation is None:
+                # Released before it arrived (its reply timed out, or it is still on the way):
+                # leave a marker so that the reservation, if it comes, takes nothing.
+                self.store.add_reservation(key, [], status="released")
+                return
+            if reservation["status"] == "released":
                 return
             for product_id, quantity in reservation["lines"]:
                 self.store.give_back_stock(product_id, quantity)

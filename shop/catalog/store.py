@@ -96,9 +96,9 @@ class CatalogStore:
         return {"key": row["key"], "lines": [tuple(x) for x in json.loads(row["lines"])],
                 "status": row["status"]}
 
-    def add_reservation(self, key: str, lines: list[tuple[int, int]]) -> None:
-        self.db.execute("INSERT INTO reservations (key, lines, status) VALUES (?, ?, 'reserved')",
-                        (key, json.dumps([list(x) for x in lines])))
+    def add_reservation(self, key: str, lines: list[tuple[int, int]], status: str = "reserved") -> None:
+        self.db.execute("INSERT INTO reservations (key, lines, status) VALUES (?, ?, ?)",
+                        (key, json.dumps([list(x) for x in lines]), status))
 
     def mark_released(self, key: str) -> None:
         self.db.execute("UPDATE reservations SET status = 'released' WHERE key = ?", (key,))

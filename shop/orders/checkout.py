@@ -88,18 +88,22 @@ class Checkout:
 
     def _place(self, user_id, address, option_id, card, idempotency_key) -> dict:
         checkout_key = f"co-{uuid.uuid4().hex}"
-        undo: list[tuple[str, callable]] = []
+        # (what, action, external): in the monolith a rollback undoes everything in the
+        # database, so only effects outside it (money at the payment provider) are undone by hand.
+        undo: list[tuple[str, callable, bool]] = []
         try:
             q = self._price(user_id, address, option_id)
+            # Registered before the call: if the reply is lost (a timeout), the stock may have
+            # been taken anyway, and releasing a key that took nothing is harmless.
+            undo.append(("release stock", lambda: self.catalog.release(checkout_key), False))
             self.catalog.reserve(checkout_key, q["lines"])
-            undo.append(("release stock", lambda: self.catalog.release(checkout_key)))
             try:
                 charge = self.billing.charge(checkout_key, user_id, q["total_cents"], card)
             except ServiceUnavailable:
                 # A timeout leaves the outcome unknown: the charge may have happened. Undo by key.
-                undo.append(("void charge", lambda: self.billing.void(checkout_key)))
+                undo.append(("void charge", lambda: self.billing.void(checkout_key), True))
                 raise
-            undo.append(("refund charge", lambda: self.billing.refund(charge["id"])))
+            undo.append(("refund charge", lambda: self.billing.refund(charge["id"]), True))
             with self.store.db.transaction():
                 order_id = self.store.add(user_id, q, address, charge, checkout_key)
                 if idempotency_key is not None:
@@ -108,10 +112,15 @@ class Checkout:
                     self.cart.clear(user_id)
             return order_dict(self.store.get(user_id, order_id))
         except BaseException:
-            if not self.atomic:
-                for what, action in reversed(undo):
+            for what, action, external in reversed(undo):
+                if external or not self.atomic:
                     self._best_effort(what, action)
             raise
+
+    def replayed(self, user_id: int, idempotency_key: str) -> dict | None:
+        """The order an earlier request with this key created, if any."""
+        _, order_id = self.store.order_for_key(user_id, idempotency_key)
+        return None if order_id is None else order_dict(self.store.get(user_id, order_id))
 
     def _replay(self, user_id: int, key: str) -> dict:
         _, order_id = self.store.order_for_key(user_id, key)

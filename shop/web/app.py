@@ -5,7 +5,7 @@ import re
 import uuid
 
 from flask import Flask, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from shop.errors import ApiError, InternalError, PayloadTooLarge
 from shop.web.tokens import TokenSigner, bearer_token
@@ -66,6 +66,22 @@ _HTTP_ERRORS = {
 }
 
 
+def _needs_auth(app: Flask) -> bool:
+    """Whether this request's route needs a token. A wrong method on a protected path needs
+    one too, so that 401 comes before 405 as the contract orders them."""
+    endpoint = request.endpoint
+    if endpoint is None and isinstance(request.routing_exception, MethodNotAllowed):
+        adapter = app.url_map.bind_to_environ(request.environ)
+        for method in sorted(request.routing_exception.valid_methods or ()):
+            try:
+                endpoint = adapter.match(method=method)[0]
+                break
+            except HTTPException:
+                continue
+    view = app.view_functions.get(endpoint) if endpoint else None
+    return bool(view is not None and getattr(view, "requires_auth", False))
+
+
 def create_base_app(name: str, tokens: TokenSigner) -> Flask:
     app = Flask(name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -76,8 +92,7 @@ def create_base_app(name: str, tokens: TokenSigner) -> Flask:
     def _start():
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-        view = app.view_functions.get(request.endpoint) if request.endpoint else None
-        if view is not None and getattr(view, "requires_auth", False):
+        if _needs_auth(app):
             g.user_id = tokens.verify(bearer_token(request.headers.get("Authorization")))
         if (request.content_length or 0) > MAX_BODY_BYTES:
             raise PayloadTooLarge(_HTTP_ERRORS[413][1])

@@ -14,7 +14,7 @@ def json_body() -> dict:
         raise InvalidRequest("The request body must be a JSON object.")
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
@@ -88,8 +88,10 @@ def query_int(name: str, *, default: int | None = None, min_value: int | None = 
 
 
 def query_str(name: str, *, required: bool = False, max_len: int = 200) -> str | None:
+    """A query parameter; missing, empty or blank counts as absent."""
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    raw = raw.strip() if raw is not None else None
+    if not raw:
         if required:
             raise InvalidRequest(f"The query parameter '{name}' is required.")
         return None

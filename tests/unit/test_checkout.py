@@ -435,13 +435,17 @@ def test_atomic_decline_rolls_everything_back_without_compensation(mono, card_nu
     assert created and order["status"] == "paid"
 
 
-def test_atomic_billing_unavailable_rolls_back_without_void(mono):
+def test_atomic_billing_unavailable_rolls_back_and_only_voids_at_the_provider(mono):
+    # The provider's outcome is unknown (it may have charged), so the void by key still runs:
+    # it is the one effect outside the database. Stock is left to the rollback.
     before = mono.snapshot()
     mono.provider.fail = ServiceUnavailable("payment provider", "did not answer in time")
     with pytest.raises(ServiceUnavailable):
         mono.place(key="k")
     assert mono.snapshot() == before
-    assert not COMPENSATIONS & set(methods(mono.journal))
+    steps = set(methods(mono.journal))
+    assert "billing.void" in steps
+    assert "catalog.release" not in steps and "billing.refund" not in steps
 
 
 def test_atomic_out_of_stock_on_a_later_line_rolls_back_the_earlier_ones(mono):
@@ -463,3 +467,24 @@ def test_atomic_failure_after_the_provider_charged_takes_no_money(mono):
         mono.place()
     assert mono.snapshot() == before
     assert len(mono.provider.refunded) == len(mono.provider.charged)
+
+
+def test_replayed_looks_up_a_finished_order_only(saga):
+    assert saga.checkout.replayed(USER, "idem-5") is None           # unknown key
+    saga.store.claim_key(USER, "idem-5")
+    assert saga.checkout.replayed(USER, "idem-5") is None           # still in progress
+    saga.store.drop_key(USER, "idem-5")
+    saga.fill_cart()
+    order, _ = saga.place(key="idem-5")
+    assert saga.checkout.replayed(USER, "idem-5") == order
+    assert saga.checkout.replayed(OTHER, "idem-5") is None          # keys belong to one user
+    assert len(saga.billing.called("charge")) == 1
+
+
+def test_a_key_still_in_progress_is_conflict_not_a_second_charge(saga):
+    saga.fill_cart()
+    saga.store.claim_key(USER, "idem-6")    # another request with this key is mid-checkout
+    with pytest.raises(Conflict):
+        saga.place(key="idem-6")
+    assert saga.billing.calls == [] and saga.catalog.called("reserve") == []
+    assert saga.store.order_for_key(USER, "idem-6") == (True, None)   # not dropped by the loser

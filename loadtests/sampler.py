@@ -1,0 +1,83 @@
+"""CPU and memory of every process of the system under test, sampled once a second.
+
+CPU is read as cumulative CPU time (user + system) per process, so nothing between two
+samples is missed; memory is the resident set size (RSS). A deployment's processes are its
+gunicorn masters and all their workers (found as children at every sample)."""
+import threading
+import time
+
+import psutil
+
+
+class ResourceSampler:
+    def __init__(self, roots: dict[str, int], interval: float = 1.0):
+        self.roots = roots                  # name -> pid of a root process (e.g. a gunicorn master)
+        self.interval = interval
+        self.timeline: list[dict] = []
+        self._cpu: dict[int, tuple[str, float]] = {}     # pid -> (name, cpu seconds now)
+        self._first_cpu: dict[int, float] = {}
+        self._peak_rss: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="resource-sampler")
+        self.t0 = 0.0
+
+    def _processes(self):
+        for name, pid in self.roots.items():
+            try:
+                root = psutil.Process(pid)
+                for proc in [root, *root.children(recursive=True)]:
+                    yield name, proc
+            except psutil.Error:
+                continue
+
+    def sample(self) -> dict:
+        rss_by_name: dict[str, float] = {}
+        for name, proc in self._processes():
+            try:
+                times = proc.cpu_times()
+                rss = proc.memory_info().rss / 2**20
+            except psutil.Error:
+                continue
+            cpu = times.user + times.system
+            self._first_cpu.setdefault(proc.pid, cpu)
+            self._cpu[proc.pid] = (name, cpu)
+            rss_by_name[name] = rss_by_name.get(name, 0.0) + rss
+        for name, rss in rss_by_name.items():
+            self._peak_rss[name] = max(self._peak_rss.get(name, 0.0), rss)
+        return {"cpu_seconds": self.cpu_seconds(), "rss_mb": sum(rss_by_name.values())}
+
+    def cpu_seconds(self, name: str | None = None) -> float:
+        return sum(cpu - self._first_cpu[pid] for pid, (n, cpu) in self._cpu.items()
+                   if name is None or n == name)
+
+    def _run(self):
+        last_t, last_cpu = time.monotonic(), self.cpu_seconds()
+        while not self._stop.wait(self.interval):
+            now = time.monotonic()
+            s = self.sample()
+            cpu_pct = 100 * (s["cpu_seconds"] - last_cpu) / (now - last_t) if now > last_t else 0.0
+            self.timeline.append({"t": round(now - self.t0, 1), "cpu_percent": round(cpu_pct, 1),
+                                  "rss_mb": round(s["rss_mb"], 1)})
+            last_t, last_cpu = now, s["cpu_seconds"]
+
+    def start(self) -> "ResourceSampler":
+        self.t0 = time.monotonic()
+        self.sample()  # baseline CPU counters
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join(5)
+        self.sample()
+        rss = [row["rss_mb"] for row in self.timeline] or [0.0]
+        return {
+            "cpu_seconds": round(self.cpu_seconds(), 2),
+            "peak_rss_mb": round(max(rss), 1),
+            "avg_rss_mb": round(sum(rss) / len(rss), 1),
+            "processes": [{"name": name, "pid": self.roots[name],
+                           "cpu_seconds": round(self.cpu_seconds(name), 2),
+                           "peak_rss_mb": round(self._peak_rss.get(name, 0.0), 1)}
+                          for name in self.roots],
+            "timeline": self.timeline,
+        }
