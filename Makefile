@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run-monolith run-micro test test-unit test-contract reset clean
+.PHONY: help install run-monolith run-micro load demo compare test test-unit test-contract reset clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -22,6 +22,17 @@ run-monolith: $(DEPS) ## Run the monolith on :8000 in the foreground (Ctrl-C sto
 
 run-micro: $(DEPS) ## Run the 7 services and the gateway on :8080 in the foreground (Ctrl-C stops all)
 	$(BIN)/python -m microservices
+
+load: $(DEPS) ## Locust web UI on :8089 (pick Target and Shape in the form; start the shop first)
+	$(BIN)/locust -f loadtests/locustfile.py --web-host 127.0.0.1 --web-port 8089 --host http://127.0.0.1:8000
+
+demo: $(DEPS) ## Both deployments and the Locust web UI in one command; prints the URL to open
+	$(BIN)/python -m loadtests.demo
+
+SHAPE   ?= spike
+REPEATS ?= 1
+compare: $(DEPS) ## Headless: same SHAPE (spike|ramp) on both, REPEATS times; QUICK=1 for a <2 min smoke run
+	$(BIN)/python -m loadtests.compare --shape $(SHAPE) --repeats $(REPEATS) $(if $(QUICK),--quick)
 
 test: $(DEPS) ## Run every test: unit, then the contract suite against both deployments
 	$(BIN)/python -m pytest

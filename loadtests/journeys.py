@@ -13,7 +13,6 @@ from loadtests import shopdata
 from loadtests.accounts import AccountPool
 
 POOL = AccountPool(shopdata.SHOPPER_COUNT, shopdata.shopper_email)
-CANCEL_SHARE = 0.1  # now and then a shopper changes their mind
 
 
 class Browser(FastHttpUser):
@@ -54,6 +53,7 @@ class Browser(FastHttpUser):
 class Shopper(FastHttpUser):
     weight = 1
     wait_time = between(1, 3)
+    cancel_share = 0.1  # now and then a shopper changes their mind
 
     def on_start(self):
         self.rng = random.Random()
@@ -141,6 +141,6 @@ class Shopper(FastHttpUser):
             else:
                 r.failure(f"status {r.status_code}")
                 return
-        if self.rng.random() < CANCEL_SHARE:
+        if self.rng.random() < self.cancel_share:
             self.client.post(f"/api/orders/{order_id}/cancel", headers=self._auth(),
                              name="POST /api/orders/[id]/cancel")

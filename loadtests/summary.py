@@ -111,6 +111,9 @@ def summarize(samples: list[tuple], users: list[tuple[float, int]], phases: list
         base_p95 = percentile(sorted(s[2] for s in baseline), 95)
         result["baseline_p95_ms"] = _r(base_p95)
         result["recovery_s"] = recovery_seconds(rows, base_p95, spike["end"])
+        if result["recovery_s"] is None:
+            result["recovery_note"] = ("baseline too short to measure" if base_p95 is None
+                                       else "did not recover within the run")
     steps = [p for p in phases if "users" in p]
     if steps:
         result["steps"] = _ramp_steps(samples, steps, meta)

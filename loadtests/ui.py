@@ -31,7 +31,9 @@ METRICS = [  # (row title, how to read it off a run summary)
 def _recovery(run: dict):
     if "recovery_s" not in run:
         return None
-    return "did not recover in the run" if run["recovery_s"] is None else run["recovery_s"]
+    if run["recovery_s"] is None:
+        return run.get("recovery_note") or "did not recover in the run"
+    return run["recovery_s"]
 
 
 def latest_runs(results_dir: Path) -> dict[str, dict]:
@@ -89,6 +91,12 @@ def install(environment) -> None:
 
     @app.after_request
     def add_comparison(response):
+        if request.path == "/swarm" and response.is_json:
+            data = response.get_json()
+            if data.get("success"):  # show the URL the Target picked, not what the Host field said
+                data["host"] = url_for_target(environment, request.form.get("target")
+                                              or environment.parsed_options.target)
+                response.set_data(json.dumps(data))
         if request.path == "/stats/requests" and response.is_json:
             data = response.get_json()
             data["extended_stats"] = [{"key": "comparison", "data": comparison_rows(latest_runs(results_dir))}]
