@@ -32,7 +32,7 @@ demo: $(DEPS) ## Both deployments and the Locust web UI in one command; prints t
 SHAPE   ?= spike
 REPEATS ?= 1
 compare: $(DEPS) ## Headless: same SHAPE (spike|ramp) on both, REPEATS times; QUICK=1 for a <2 min smoke run
-	$(BIN)/python -m loadtests.compare --shape $(SHAPE) --repeats $(REPEATS) $(if $(QUICK),--quick)
+	$(BIN)/python -m loadtests.compare --shape $(SHAPE) --repeats $(REPEATS) $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT))
 
 test: $(DEPS) ## Run every test: unit, then the contract suite against both deployments
 	$(BIN)/python -m pytest
