@@ -13,7 +13,8 @@ def percentile(sorted_values: list[float], pct: float) -> float | None:
     """Nearest-rank percentile of an already sorted list."""
     if not sorted_values:
         return None
-    rank = max(1, math.ceil(pct / 100 * len(sorted_values)))
+    rank = max(1, -(-int(pct) * len(sorted_values) // 100)) if float(pct).is_integer() \
+        else max(1, math.ceil(pct / 100 * len(sorted_values)))  # integer maths: no float rounding
     return sorted_values[rank - 1]
 
 

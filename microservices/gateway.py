@@ -12,7 +12,7 @@ from flask import Flask, Response, jsonify, request
 
 from microservices.config import Config
 from microservices.http import ServiceClient
-from shop.web.app import create_base_app
+from shop.web.app import create_base_app, request_body
 from shop.web.tokens import TokenSigner
 
 _FORWARDED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key", "Accept")
@@ -53,7 +53,7 @@ def create_app(config: Config | None = None) -> Flask:
         client = upstreams[service]
 
         def proxy(**_):
-            body = request.get_data() or None   # bounded by MAX_CONTENT_LENGTH (413)
+            body = request_body() or None   # 413 past the limit, chunked or not
             headers = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
             path = request.environ.get("RAW_URI") or quote(request.path) + (
                 "?" + request.query_string.decode("latin-1") if request.query_string else "")

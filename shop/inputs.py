@@ -25,11 +25,13 @@ def address(body: dict) -> dict:
     fields["region"] = fields["region"].upper()
     country, region = fields["country"], fields["region"]
     if country not in geo.SUPPORTED_COUNTRIES:
-        raise InvalidRequest(f"We do not ship to '{country}': the shop ships to the US, Canada and the EU.")
+        raise InvalidRequest(f"The field 'address.country' must be the US, Canada or an EU country "
+                             f"(ISO 3166 alpha-2); we do not ship to '{country}'.")
     if geo.requires_region(country) and not region:
         raise InvalidRequest(f"The field 'address.region' (state or province code) is required for {country}.")
     if not geo.valid_region(country, region):
-        raise InvalidRequest(f"'{region}' is not a state or province code of {country}.")
+        raise InvalidRequest(f"The field 'address.region' must be a state or province code of {country}; "
+                             f"'{region}' is not one.")
     return fields
 
 

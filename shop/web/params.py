@@ -5,11 +5,12 @@ import re
 from flask import request
 
 from shop.errors import InvalidRequest
+from shop.web.app import request_body
 
 
 def json_body() -> dict:
     """The request's JSON object, or 400. (Body size was already checked: 413 comes first.)"""
-    raw = request.get_data(cache=True)
+    raw = request_body()
     if not raw:
         raise InvalidRequest("The request body must be a JSON object.")
     try:
