@@ -44,7 +44,7 @@ def _prepare_shoppers(environment):
     o = environment.parsed_options
     peak = o.spike_users * o.spike_factor if o.shape == "spike" else o.ramp_max_users
     share = Shopper.weight / (Shopper.weight + Browser.weight)
-    needed = min(shopdata.SHOPPER_COUNT, int(peak * share) + 2, 120)
+    needed = min(shopdata.SHOPPER_COUNT, int(peak * share) + 2, 250)
     done = accounts.prewarm(POOL, environment.host, needed, shopdata.SHOPPER_PASSWORD)
     if done:
         logging.getLogger(__name__).info("logged in %d shopper accounts before the run", done)
