@@ -21,7 +21,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from loadtests.sampler import ResourceSampler
+from loadtests.sampler import ResourceSampler, window
 from loadtests.sut import SUTS, base_env
 from shop.web.settings import PROJECT_ROOT
 
@@ -110,7 +110,7 @@ def _progress(label: str, elapsed: float, total: float, history_csv: Path, sampl
 
 def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus, locust_cpus) -> dict:
     data_dir = out / "data" / label
-    sut = SUTS[target](data_dir, base_env())
+    sut = SUTS[target](data_dir, base_env(len(sut_cpus) if sut_cpus else None))
     before = os.sched_getaffinity(0) if sut_cpus else None
     if sut_cpus:
         os.sched_setaffinity(0, sut_cpus)   # the deployment's processes inherit this
@@ -137,6 +137,7 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
     try:
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 preexec_fn=preexec)
+        generator = ResourceSampler({"locust": proc.pid}).start()  # was the load generator the limit?
         deadline = started + total * 2 + 120   # bounded whatever happens
         while proc.poll() is None:
             time.sleep(5)
@@ -145,6 +146,7 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
                 proc.kill()
                 raise RuntimeError(f"locust did not finish in time for {label}; see {log.name}")
         resources = sampler.stop()
+        generator_use = generator.stop()
     finally:
         if sampler._thread.is_alive():
             sampler.stop()
@@ -153,9 +155,14 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
     if not run_file.exists():
         raise RuntimeError(f"locust wrote no results for {label}; see {out / 'logs' / (label + '-locust.log')}")
     run = json.loads(run_file.read_text())
+    if run.get("started_epoch"):
+        resources = window(resources, run["started_epoch"], run["duration_s"])
     requests = run["totals"]["all"]["requests"]
     resources["cpu_ms_per_request"] = round(1000 * resources["cpu_seconds"] / requests, 3) if requests else None
     run["resources"] = resources
+    gen_window = window(generator_use, run["started_epoch"], run["duration_s"]) if run.get("started_epoch") else generator_use
+    gen_cpu = [r["cpu_percent"] for r in gen_window["timeline"]] or [0.0]
+    run["generator"] = {"peak_cpu_percent": max(gen_cpu), "avg_cpu_percent": round(sum(gen_cpu) / len(gen_cpu), 1)}
     run["workers"] = sut.workers()
     run_file.write_text(json.dumps(run))
     return run
@@ -241,7 +248,12 @@ def main(argv=None) -> int:
     from loadtests import report
     notes = ["One machine: the system under test and the load generator share the host, "
              "pinned to separate CPUs where possible. Differences under ~20% are noise here.",
-             "CPU seconds and memory cover every process of the deployment (gunicorn masters and workers)."]
+             "CPU seconds and memory cover every process of the deployment (gunicorn masters and workers), "
+             "during the load only (startup and the shoppers' logins prepared before the run are excluded)."]
+    peak_gen = max((r["generator"]["peak_cpu_percent"] for rs in runs.values() for r in rs), default=0)
+    notes.append(f"Load generator (Locust) CPU: highest one-second reading {peak_gen:.0f}% of one core"
+                 + (" - near its limit: the highest loads may be understated." if peak_gen >= 90 else
+                    " - it was not the limit."))
     path = report.build(runs, out, title=f"Monolith vs microservices: {args.shape}", environment=environment,
                         notes=notes)
     print("\n" + terminal_table(heads))

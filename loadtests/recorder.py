@@ -57,6 +57,7 @@ class Recorder:
             "shape": getattr(shape, "name", None) or "manual",
             "shape_options": {k: v for k, v in vars(o).items() if k.startswith(("spike_", "ramp_"))},
             "started_at": dt.datetime.fromtimestamp(self.t0, dt.timezone.utc).isoformat(timespec="seconds"),
+            "started_epoch": self.t0,
             "stop_reason": getattr(shape, "stop_reason", None),
         }
         result = summary.summarize(self.samples, self.users, phases, duration, meta)

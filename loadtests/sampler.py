@@ -56,8 +56,10 @@ class ResourceSampler:
             now = time.monotonic()
             s = self.sample()
             cpu_pct = 100 * (s["cpu_seconds"] - last_cpu) / (now - last_t) if now > last_t else 0.0
-            self.timeline.append({"t": round(now - self.t0, 1), "cpu_percent": round(cpu_pct, 1),
-                                  "rss_mb": round(s["rss_mb"], 1)})
+            self.timeline.append({"t": round(now - self.t0, 1), "epoch": time.time(),
+                                  "cpu_percent": round(cpu_pct, 1), "rss_mb": round(s["rss_mb"], 1),
+                                  "cpu_total_s": round(s["cpu_seconds"], 3),
+                                  "cpu_by_process_s": {n: round(self.cpu_seconds(n), 3) for n in self.roots}})
             last_t, last_cpu = now, s["cpu_seconds"]
 
     def start(self) -> "ResourceSampler":
@@ -81,3 +83,27 @@ class ResourceSampler:
                           for name in self.roots],
             "timeline": self.timeline,
         }
+
+
+def window(resources: dict, start_epoch: float, duration_s: float) -> dict:
+    """The resources of the load window only (not startup, not the logins prepared before the
+    run), with the timeline's clock moved to the load's: t=0 is when the load started."""
+    rows = [r for r in resources["timeline"] if start_epoch <= r["epoch"] <= start_epoch + duration_s + 1]
+    if len(rows) < 2:
+        return resources
+    before = [r for r in resources["timeline"] if r["epoch"] < start_epoch]
+    first_total = before[-1]["cpu_total_s"] if before else rows[0]["cpu_total_s"]
+    rss = [r["rss_mb"] for r in rows]
+    first_by = before[-1]["cpu_by_process_s"] if before else rows[0]["cpu_by_process_s"]
+    processes = [{**p, "cpu_seconds": round(rows[-1]["cpu_by_process_s"].get(p["name"], 0.0)
+                                            - first_by.get(p["name"], 0.0), 2)}
+                 for p in resources["processes"]]
+    return {
+        **resources,
+        "processes": processes,
+        "cpu_seconds": round(rows[-1]["cpu_total_s"] - first_total, 2),
+        "peak_rss_mb": round(max(rss), 1),
+        "avg_rss_mb": round(sum(rss) / len(rss), 1),
+        "timeline": [{**r, "t": round(r["epoch"] - start_epoch, 1)} for r in rows],
+        "window": "load only (startup and prepared logins excluded)",
+    }

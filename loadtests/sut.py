@@ -74,13 +74,13 @@ class MonolithSUT:
 class MicroservicesSUT:
     name = "microservices"
 
-    def __init__(self, data_dir: Path, env: dict):
+    def __init__(self, data_dir: Path, env: dict, sink=None):
         ports = free_ports(len(SERVICE_PORTS) + 1)
         env = {**env, "SHOP_DATA_DIR": str(data_dir), "GATEWAY_PORT": str(ports[-1])}
         for name, port in zip(SERVICE_PORTS, ports):
             env[f"{name.upper()}_PORT"] = str(port)
             env.pop(f"{name.upper()}_URL", None)
-        self.cluster = Cluster(env, sink=None)
+        self.cluster = Cluster(env, sink=sink)
         self.url = self.cluster.url
 
     def start(self, timeout: float = 60) -> "MicroservicesSUT":
@@ -102,7 +102,13 @@ class MicroservicesSUT:
 SUTS = {"monolith": MonolithSUT, "microservices": MicroservicesSUT}
 
 
-def base_env() -> dict:
+def base_env(cpus: int | None = None) -> dict:
+    """The environment both deployments run with in a measurement. With ``cpus`` (the CPUs the
+    system under test is pinned to), the processes that scale get one worker per CPU: more
+    workers than CPUs only add context switches, fewer would leave a CPU idle."""
     env = dict(os.environ)
     env["SHOP_ACCESS_LOG"] = "0"  # the same for both: no per-request log line costs
+    if cpus:
+        for name in ("MONOLITH_WORKERS", "GATEWAY_WORKERS", "CATALOG_WORKERS"):
+            env.setdefault(name, str(cpus))
     return env

@@ -20,6 +20,7 @@ class Process:
     port: int
     workers: int
     threads: int
+    worker_class: str = "gthread"
 
     @property
     def url(self) -> str:
@@ -51,11 +52,14 @@ class Config:
             services[name] = Process(
                 name, host, env_int(f"{up}_PORT", port, env, minimum=1),
                 env_int(f"{up}_WORKERS", DEFAULT_WORKERS.get(name, 1), env, minimum=1),
-                env_int(f"{up}_THREADS", 8, env, minimum=1))
+                env_int(f"{up}_THREADS", 8, env, minimum=1),
+                env_str(f"{up}_WORKER_CLASS", "gthread", env))
         gateway = Process("gateway", env_str("GATEWAY_HOST", "127.0.0.1", env),
                           env_int("GATEWAY_PORT", 8080, env, minimum=1),
                           env_int("GATEWAY_WORKERS", 2, env, minimum=1),
-                          env_int("GATEWAY_THREADS", 16, env, minimum=1))
+                          env_int("GATEWAY_THREADS", 16, env, minimum=1),
+                          # gevent: thousands of connections per worker, none blocked by a slow upstream
+                          env_str("GATEWAY_WORKER_CLASS", "gevent", env))
         # Where callers find a service; defaults to where the launcher starts it.
         urls = {name: env_str(f"{name.upper()}_URL", proc.url, env) for name, proc in services.items()}
         return cls(

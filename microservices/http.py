@@ -1,21 +1,32 @@
 """One HTTP client per upstream service: pooled keep-alive connections, a timeout on every
 call, the request id passed along, and failures turned into the API's errors.
 
-Built on urllib3 (the connection pool inside requests) rather than requests.Session: it is
-thread-safe as one shared pool and does less work per call, and every internal hop is paid
-on the hot path."""
+Built directly on the standard library's http.client with a small pool of persistent
+connections. Every internal hop is paid on the hot path, and measured (make bench): this
+client costs less CPU per call than urllib3's pool (which wraps http.client) and far less than
+requests.Session. It is safe for threads (gthread workers) and greenlets (gevent workers)."""
+import contextvars
+import http.client
 import json
 import logging
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-import urllib3
 from flask import g, has_request_context
-from urllib3.exceptions import (HTTPError, NewConnectionError, ProtocolError, ReadTimeoutError,
-                                ConnectTimeoutError)
 
 from shop import errors
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    data: bytes
 
 
 class ServiceClient:
@@ -23,31 +34,84 @@ class ServiceClient:
                  pool_size: int = 16):
         self.name = name
         parts = urlsplit(base_url)
-        self.pool = urllib3.HTTPConnectionPool(
-            parts.hostname, parts.port or 80, maxsize=pool_size, block=False, retries=False,
-            timeout=urllib3.Timeout(connect=connect_timeout, read=call_timeout))
+        self.host, self.port = parts.hostname, parts.port or 80
+        self.connect_timeout, self.call_timeout = connect_timeout, call_timeout
+        self.pool_size = pool_size
+        try:
+            socket.inet_aton(self.host)
+            self._ipv4 = self.host.count(".") == 3
+        except OSError:
+            self._ipv4 = False
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
 
+    # -- connections --------------------------------------------------------------------
+    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
+        if self._ipv4:
+            # A literal address needs no name lookup (which under gevent goes through a thread).
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.settimeout(self.connect_timeout)
+            try:
+                sock.connect((self.host, self.port))
+            except BaseException:
+                sock.close()
+                raise
+            conn.sock = sock
+        else:
+            conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.sock.settimeout(self.call_timeout)
+        return conn, False
+
+    def _give_back(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self.pool_size:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    # -- calls --------------------------------------------------------------------------
     def request_raw(self, method: str, path: str, *, body: bytes | None = None,
-                    headers: dict | None = None) -> urllib3.BaseHTTPResponse:
+                    headers: dict | None = None) -> Reply:
         """Send one request; ServiceUnavailable if the service is down or too slow."""
         headers = dict(headers or {})
         if has_request_context() and "X-Request-ID" not in headers:
             headers["X-Request-ID"] = getattr(g, "request_id", "")
         for attempt in (1, 2):
             try:
-                return self.pool.urlopen(method, path, body=body, headers=headers,
-                                         redirect=False, preload_content=True)
-            except ProtocolError:
-                # The server closed a kept-alive connection just as we reused it: nothing was
-                # processed, so one immediate retry on a fresh connection is safe.
-                if attempt == 2:
-                    raise errors.ServiceUnavailable(self.name) from None
-            except (ConnectTimeoutError, NewConnectionError):
+                conn, reused = self._take()
+            except socket.timeout:
                 raise errors.ServiceUnavailable(self.name) from None
-            except ReadTimeoutError:
+            except OSError:
+                raise errors.ServiceUnavailable(self.name) from None
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+            except socket.timeout:
+                conn.close()
                 raise errors.ServiceUnavailable(self.name, "did not answer in time") from None
-            except HTTPError:
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                    http.client.BadStatusLine) if attempt == 1 else () as exc:  # noqa: F841
+                conn.close()
+                if reused:
+                    # The server closed a kept-alive connection just as we reused it: nothing
+                    # was processed, so one immediate retry on a fresh connection is safe.
+                    continue
                 raise errors.ServiceUnavailable(self.name) from None
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                raise errors.ServiceUnavailable(self.name) from None
+            if response.will_close:
+                conn.close()
+            else:
+                self._give_back(conn)
+            return Reply(response.status, response.headers, data)
+        raise errors.ServiceUnavailable(self.name)
 
     def call(self, method: str, path: str, *, json_body=None, query: dict | None = None) -> dict:
         """A JSON call: the decoded body on 2xx, the upstream's error re-raised on 4xx,
@@ -69,3 +133,17 @@ class ServiceClient:
             log.warning("%s answered %s to %s %s", self.name, response.status, method, path)
             raise errors.ServiceUnavailable(self.name, "failed")
         raise errors.from_response(response.status, data)
+
+
+class Gather:
+    """Run independent calls at the same time and return their results in order (the first
+    error, in order, is raised). Each call runs in a copy of the caller's context, so it still
+    sees the request (and passes its X-Request-ID along)."""
+
+    def __init__(self, max_workers: int = 32):
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="gather")
+
+    def __call__(self, *calls):
+        futures = [self.pool.submit(contextvars.copy_context().run, call) for call in calls[1:]]
+        first = calls[0]()  # the caller's own thread does one of them
+        return [first, *[f.result() for f in futures]]

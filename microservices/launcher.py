@@ -98,6 +98,7 @@ class Cluster:
                     else f"microservices.services:create_app('{proc.name}')")
             argv = gunicorn_argv(spec, host=proc.host, port=proc.port, workers=proc.workers,
                                  threads=proc.threads, access_log=self.config.access_log,
+                                 worker_class=proc.worker_class,
                                  name=f"shop-{proc.name}")
             self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv,
                                                        self.env, sink)

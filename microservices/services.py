@@ -6,7 +6,7 @@ from flask import Flask, jsonify
 
 from microservices.clients import BillingClient, CartClient, CatalogClient, ShippingClient, TaxClient
 from microservices.config import Config
-from microservices.http import ServiceClient
+from microservices.http import Gather, ServiceClient
 from shop.web.app import create_base_app
 from shop.web.db import Database
 from shop.web.tokens import TokenSigner
@@ -62,7 +62,8 @@ def _orders(config, db, tokens):
         tax=TaxClient(_client(config, "tax", "orders")),
         shipping=ShippingClient(_client(config, "shipping", "orders")),
         billing=BillingClient(_client(config, "billing", "orders")),
-        atomic=False)  # separate databases: a saga with compensations
+        atomic=False,  # separate databases: a saga with compensations
+        gather=Gather(max_workers=2 * config.services["orders"].threads))
     return [create_blueprint(checkout)]
 
 

@@ -1,10 +1,11 @@
 """The Flask setup every deployable shares, so that all of them speak the same API dialect:
 request ids, the error shape, the body limit, bearer-token auth and JSON encoding."""
+import json
 import logging
 import re
 import uuid
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from shop.errors import ApiError, InternalError, PayloadTooLarge
@@ -58,9 +59,31 @@ def configure_logging(service: str) -> None:
     root.setLevel(logging.INFO)
 
 
+def error_body(err: ApiError) -> bytes:
+    """The error document, byte for byte what every deployable sends (Flask's compact,
+    key-sorted JSON encoding, newline-terminated)."""
+    return (json.dumps(err.to_json(), sort_keys=True, separators=(",", ":")) + "\n").encode()
+
+
+def new_request_id(incoming: str | None) -> str:
+    """The client's own id if it is 1-128 visible ASCII characters, else a new one."""
+    return incoming if incoming and _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+
+
+def http_error(err: HTTPException) -> tuple[ApiError, dict]:
+    """A werkzeug HTTP error (404, 405, 413...) as the API's error, with its headers."""
+    code, message = _HTTP_ERRORS.get(err.code, ("internal_error" if (err.code or 500) >= 500
+                                               else "invalid_request", err.description))
+    api_err = ApiError(message, code)
+    api_err.status = err.code or 500
+    headers = {}
+    if err.code == 405 and getattr(err, "valid_methods", None):
+        headers["Allow"] = ", ".join(sorted(err.valid_methods))
+    return api_err, headers
+
+
 def error_response(err: ApiError, headers=None):
-    response = jsonify(err.to_json())
-    response.status_code = err.status
+    response = Response(error_body(err), status=err.status, mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -100,8 +123,7 @@ def create_base_app(name: str, tokens: TokenSigner) -> Flask:
 
     @app.before_request
     def _start():
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id = new_request_id(request.headers.get("X-Request-ID"))
         if _needs_auth(app):
             g.user_id = tokens.verify(bearer_token(request.headers.get("Authorization")))
         if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -110,6 +132,9 @@ def create_base_app(name: str, tokens: TokenSigner) -> Flask:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-ID"] = request_id()
+        if request.method == "OPTIONS" and "Allow" in response.headers:
+            # Flask lists them in set order, which changes from process to process.
+            response.headers["Allow"] = ", ".join(sorted(response.allow))
         return response
 
     @app.errorhandler(ApiError)
@@ -120,14 +145,9 @@ def create_base_app(name: str, tokens: TokenSigner) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
-        code, message = _HTTP_ERRORS.get(err.code, ("internal_error" if (err.code or 500) >= 500
-                                                   else "invalid_request", err.description))
-        api_err = ApiError(message, code)
-        api_err.status = err.code or 500
-        headers = {}
-        if err.code == 405 and getattr(err, "valid_methods", None):
-            headers["Allow"] = ", ".join(sorted(err.valid_methods))
-        return error_response(api_err, headers)
+        if err.code is not None and err.code < 400:  # e.g. a redirect to the canonical path
+            return err.get_response()
+        return error_response(*http_error(err))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):
