@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run-monolith run-micro load demo compare test test-unit test-contract reset clean
+.PHONY: help install run-monolith run-micro load demo compare bench test test-unit test-contract reset clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ SHAPE   ?= spike
 REPEATS ?= 1
 compare: $(DEPS) ## Headless: same SHAPE (spike|ramp) on both, REPEATS times; QUICK=1 for a <2 min smoke run
 	$(BIN)/python -m loadtests.compare --shape $(SHAPE) --repeats $(REPEATS) $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT))
+
+bench: $(DEPS) ## Ratios: framework limit, monolith, microservices, one hop (3 repeats); QUICK=1 for a smoke run
+	$(BIN)/python -m loadtests.bench $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT))
 
 test: $(DEPS) ## Run every test: unit, then the contract suite against both deployments
 	$(BIN)/python -m pytest

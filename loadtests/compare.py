@@ -28,7 +28,7 @@ from shop.web.settings import PROJECT_ROOT
 DEFAULTS = {
     "spike": {"spike-users": 20, "spike-factor": 10, "spike-warmup": 30, "spike-rise": 5,
               "spike-hold": 60, "spike-cooldown": 60},
-    "ramp": {"ramp-start": 50, "ramp-step": 50, "ramp-step-seconds": 15, "ramp-max-users": 1000,
+    "ramp": {"ramp-start": 100, "ramp-step": 100, "ramp-step-seconds": 15, "ramp-max-users": 2000,
              "ramp-max-p95-ms": 200, "ramp-max-error-pct": 1.0},
 }
 QUICK = {  # the whole comparison in well under two minutes, for smoke tests

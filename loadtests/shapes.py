@@ -19,10 +19,10 @@ def add_options(parser) -> None:
     group.add_argument("--spike-rise", type=int, default=5, help="spike: seconds the jump takes")
     group.add_argument("--spike-hold", type=int, default=60, help="spike: seconds held at the peak")
     group.add_argument("--spike-cooldown", type=int, default=60, help="spike: seconds back at baseline")
-    group.add_argument("--ramp-start", type=int, default=50, help="ramp: users in the first step")
-    group.add_argument("--ramp-step", type=int, default=50, help="ramp: users added per step")
+    group.add_argument("--ramp-start", type=int, default=100, help="ramp: users in the first step")
+    group.add_argument("--ramp-step", type=int, default=100, help="ramp: users added per step")
     group.add_argument("--ramp-step-seconds", type=int, default=15, help="ramp: seconds per step")
-    group.add_argument("--ramp-max-users", type=int, default=1000, help="ramp: stop here at the latest")
+    group.add_argument("--ramp-max-users", type=int, default=2000, help="ramp: stop here at the latest")
     group.add_argument("--ramp-max-p95-ms", type=int, default=200, help="ramp: saturated when p95 exceeds this")
     group.add_argument("--ramp-max-error-pct", type=float, default=1.0, help="ramp: saturated above this error rate")
 
