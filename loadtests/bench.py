@@ -35,6 +35,7 @@ from shop.web.gunicorn import gunicorn_argv
 from shop.web.settings import PROJECT_ROOT
 
 CONNECTIONS = 64  # enough to keep one core of any deployment busy (checked: server CPU ~100%)
+QUICK_CONNECTIONS = 8  # the smoke run only checks that everything works
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -286,7 +287,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     duration, warmup, repeats, hop_calls = args.duration, 1.0, args.repeats, 2000
     if args.quick:
+        global CONNECTIONS
         duration, warmup, repeats, hop_calls = 1.0, 0.3, 1, 200
+        CONNECTIONS = QUICK_CONNECTIONS
     sut_cpus, gen_cpus = cpu_split()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = Path(args.out or PROJECT_ROOT / "results" / f"bench-{stamp}.json")
@@ -356,16 +359,17 @@ def main(argv=None) -> int:
 def print_table(result: dict) -> None:
     s, r = result["summary"], result["ratios"]
 
-    def m(v):
-        return "-" if v is None else f"{v['median']:g} ({v['min']:g}-{v['max']:g})"
+    def m(v, digits=0):
+        return "-" if v is None else f"{v['median']:.{digits}f} ({v['min']:.{digits}f}-{v['max']:.{digits}f})"
     print(f"\nframework limit: {m(s['framework_rps'])} req/s")
-    print(f"monolith product read / framework limit: {m(r['monolith_product_read_vs_framework'])}")
-    print(f"{'request':<14}{'monolith req/s':>26}{'microservices req/s':>26}{'ratio':>22}{'CPU/req ratio':>22}")
+    print(f"monolith product read / framework limit: {m(r['monolith_product_read_vs_framework'], 2)}")
+    print(f"{'request':<13} {'monolith req/s':>22} {'microservices req/s':>22} {'micro/mono':>18} {'CPU/req ratio':>18}")
     for k in ["product_read", "product_list", "search", "cart", "quote", "checkout"]:
-        print(f"{k:<14}{m(s[f'monolith_{k}_rps']):>26}{m(s[f'microservices_{k}_rps']):>26}"
-              f"{m(r[f'microservices_vs_monolith_{k}']):>22}{m(r[f'cpu_per_request_microservices_vs_monolith_{k}']):>22}")
-    print(f"one internal hop: {m(s['hop_latency_ms'])} ms latency, client CPU {m(s['hop_client_cpu_ms'])} ms, "
-          f"server CPU {m(s['hop_server_cpu_ms'])} ms; in-process call {m(s['in_process_call_us'])} us")
+        print(f"{k:<13} {m(s[f'monolith_{k}_rps']):>22} {m(s[f'microservices_{k}_rps']):>22} "
+              f"{m(r[f'microservices_vs_monolith_{k}'], 2):>18} "
+              f"{m(r[f'cpu_per_request_microservices_vs_monolith_{k}'], 1):>18}")
+    print(f"one internal hop: {m(s['hop_latency_ms'], 3)} ms latency, client CPU {m(s['hop_client_cpu_ms'], 3)} ms, "
+          f"server CPU {m(s['hop_server_cpu_ms'], 3)} ms; in-process call {m(s['in_process_call_us'], 1)} us")
     print("internal hops per public request: " + ", ".join(f"{k} {v}" for k, v in result["hops_per_request"].items()))
     print(f"load generator CPU, highest seen: {s['generator_cpu_pct_max']}%")
 

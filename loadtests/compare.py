@@ -21,6 +21,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from loadtests import scrape
 from loadtests.sampler import ResourceSampler, window
 from loadtests.sut import SUTS, base_env
 from shop.web.settings import PROJECT_ROOT
@@ -32,8 +33,8 @@ DEFAULTS = {
              "ramp-max-p95-ms": 200, "ramp-max-error-pct": 1.0},
 }
 QUICK = {  # the whole comparison in well under two minutes, for smoke tests
-    "spike": {"spike-users": 4, "spike-factor": 10, "spike-warmup": 8, "spike-rise": 2,
-              "spike-hold": 10, "spike-cooldown": 10},
+    "spike": {"spike-users": 4, "spike-factor": 10, "spike-warmup": 6, "spike-rise": 2,
+              "spike-hold": 8, "spike-cooldown": 8},
     "ramp": {"ramp-start": 5, "ramp-step": 15, "ramp-step-seconds": 6, "ramp-max-users": 50,
              "ramp-max-p95-ms": 500, "ramp-max-error-pct": 1.0},
 }
@@ -131,6 +132,7 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
         cmd += [f"--{key}", str(value)]
     log = open(out / "logs" / f"{label}-locust.log", "w")
     preexec = (lambda: os.sched_setaffinity(0, locust_cpus)) if locust_cpus else None
+    metrics_before = scrape.scrape(sut.metrics_urls())
     sampler = ResourceSampler(sut.roots()).start()
     started = time.monotonic()
     total = expected_seconds(shape, opts) + 5
@@ -147,6 +149,7 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
                 raise RuntimeError(f"locust did not finish in time for {label}; see {log.name}")
         resources = sampler.stop()
         generator_use = generator.stop()
+        metrics_after = scrape.scrape(sut.metrics_urls())
     finally:
         if sampler._thread.is_alive():
             sampler.stop()
@@ -160,6 +163,7 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
     requests = run["totals"]["all"]["requests"]
     resources["cpu_ms_per_request"] = round(1000 * resources["cpu_seconds"] / requests, 3) if requests else None
     run["resources"] = resources
+    run["timings"] = scrape.timings(metrics_before, metrics_after)  # from the deployment's own metrics
     gen_window = window(generator_use, run["started_epoch"], run["duration_s"]) if run.get("started_epoch") else generator_use
     gen_cpu = [r["cpu_percent"] for r in gen_window["timeline"]] or [0.0]
     run["generator"] = {"peak_cpu_percent": max(gen_cpu), "avg_cpu_percent": round(sum(gen_cpu) / len(gen_cpu), 1)}

@@ -40,6 +40,8 @@ from typing import Callable, NamedTuple
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from loadtests import insights
+
 DPI = 110
 NOISE_RATIO = 0.20          # differences under this are "within noise on a shared machine"
 BASE, OTHER = "monolith", "microservices"
@@ -755,7 +757,8 @@ def page(runs: dict, charts: list[Chart], title: str, environment: dict | None,
     if charts:
         body.append("<h2>Charts</h2>" + "".join(chart_html(c) for c in charts))
     if ordered_targets(runs):
-        body += [processes_section(runs), endpoints_section(runs), steps_section(runs), runs_section(runs)]
+        body += [processes_section(runs), insights.hops_section(runs), insights.capacity_section(runs),
+                 endpoints_section(runs), steps_section(runs), runs_section(runs)]
     body += [environment_section(runs, environment), notes_section(notes)]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{esc(title)}</title><style>{CSS}</style></head>"

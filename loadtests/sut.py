@@ -58,6 +58,9 @@ class MonolithSUT:
     def roots(self) -> dict[str, int]:
         return {"monolith": self.proc.pid}
 
+    def metrics_urls(self) -> dict[str, str]:
+        return {"monolith": self.url}
+
     def workers(self) -> dict:
         return {"monolith": f"{self.env.get('MONOLITH_WORKERS', 2)} workers x {self.env.get('MONOLITH_THREADS', 8)} threads"}
 
@@ -89,6 +92,9 @@ class MicroservicesSUT:
 
     def roots(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.cluster.processes.items()}
+
+    def metrics_urls(self) -> dict[str, str]:
+        return {name: p.url for name, p in self.cluster.processes.items()}
 
     def workers(self) -> dict:
         c = self.cluster.config

@@ -43,6 +43,10 @@ class Config:
     def database(self, service: str) -> Path:
         return self.data_dir / "microservices" / f"{service}.db"
 
+    def metrics_dir(self, process: str) -> Path:
+        """Where a process group's gunicorn workers leave their metrics for /metrics to add up."""
+        return self.data_dir / "metrics" / process
+
     @classmethod
     def from_env(cls, env=None) -> "Config":
         host = env_str("SERVICE_HOST", "127.0.0.1", env)

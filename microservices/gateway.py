@@ -13,6 +13,7 @@ about a third of the gateway's CPU). It still speaks exactly the monolith's dial
 """
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
@@ -24,7 +25,8 @@ from werkzeug.routing import RequestRedirect
 from microservices.config import Config
 from microservices.http import ServiceClient
 from shop.errors import ApiError, InternalError, PayloadTooLarge
-from shop.web.app import MAX_BODY_BYTES, configure_logging, error_body, http_error, new_request_id
+from shop.web import observability
+from shop.web.app import MAX_BODY_BYTES, error_body, http_error, new_request_id
 from shop.web.tokens import TokenSigner, bearer_token
 
 log = logging.getLogger("shop.gateway")
@@ -44,6 +46,7 @@ def _probe_app() -> Flask:
     for make in (accounts, catalog, cart, shipping, orders):
         probe.register_blueprint(make(None))  # views are only registered, never called
     probe.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: None, methods=["GET"])
+    probe.add_url_rule("/metrics", endpoint="metrics", view_func=lambda: None, methods=["GET"])
     return probe
 
 
@@ -52,7 +55,7 @@ def public_routes() -> list[tuple[str, str, str, set[str], bool]]:
     probe = _probe_app()
     routes = []
     for rule in probe.url_map.iter_rules():
-        if rule.endpoint in ("static", "healthz"):
+        if rule.endpoint in ("static", "healthz", "metrics"):
             continue
         view = probe.view_functions[rule.endpoint]
         routes.append((rule.rule, rule.endpoint, rule.endpoint.split(".", 1)[0],
@@ -78,28 +81,36 @@ class Gateway:
         # gthread: one call in flight per thread; gevent: as many as there are connections
         pool = config.gateway.threads if config.gateway.worker_class == "gthread" else 256
         self.upstreams = {name: ServiceClient(name, url, connect_timeout=config.connect_timeout,
-                                              call_timeout=config.call_timeout, pool_size=pool)
+                                              call_timeout=config.call_timeout, pool_size=pool,
+                                              caller="gateway")
                           for name, url in config.urls.items()}
         self.health_pool = ThreadPoolExecutor(max_workers=len(self.upstreams), thread_name_prefix="health")
 
     # -- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ, start_response):
+        started = time.perf_counter()
         rid = new_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        observability.request_id_var.set(rid)
+        environ["shop.route"] = "unmatched"
+        span = observability.start_server_span("gateway", environ.get("REQUEST_METHOD", ""),
+                                               _Headers(environ))
         try:
             status, headers, body = self.handle(environ, rid)
         except ApiError as err:
             if err.status >= 500:
-                log.warning("%s %s -> %s %s rid=%s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
-                            err.status, err.message, rid)
+                log.warning("%s %s -> %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"),
+                            err.status, err.message)
             status, headers, body = err.status, dict(getattr(err, "headers", {})), error_body(err)
             headers["Content-Type"] = "application/json"
         except Exception:
-            log.exception("unhandled error on %s %s rid=%s", environ.get("REQUEST_METHOD"),
-                          environ.get("PATH_INFO"), rid)
+            log.exception("unhandled error on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             err = InternalError("Something went wrong on our side; it has been logged.")
             status, headers, body = 500, {"Content-Type": "application/json"}, error_body(err)
         headers["Content-Length"] = str(len(body))
         headers["X-Request-ID"] = rid
+        observability.record_request("gateway", environ.get("REQUEST_METHOD", ""), environ["shop.route"],
+                                     status, time.perf_counter() - started)
+        observability.end_server_span(span, status)
         start_response(_status(status), list(headers.items()))
         return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
@@ -108,7 +119,10 @@ class Gateway:
         method = environ["REQUEST_METHOD"]
         routing_error, endpoint = None, None
         try:
-            endpoint, _ = adapter.match()
+            rule, _ = adapter.match(return_rule=True)
+            endpoint = rule.endpoint
+            environ["shop.route"] = rule.rule
+            observability.route_var.set(f"{method} {rule.rule}")
         except RequestRedirect as redirect:  # e.g. //api/products -> /api/products
             response = redirect.get_response(environ)
             return response.status_code, {k: v for k, v in response.headers.items()
@@ -132,6 +146,9 @@ class Gateway:
             return 200, {"Allow": allowed, "Content-Type": "text/html; charset=utf-8"}, b""
         if endpoint == "healthz":
             return self.healthz()
+        if endpoint == "metrics":
+            payload, content_type = observability.metrics_payload()
+            return 200, {"Content-Type": content_type}, payload
         return self.proxy(environ, endpoint.split(".", 1)[0], method, rid, length)
 
     @staticmethod
@@ -152,7 +169,8 @@ class Gateway:
                 headers[name] = environ[key]
         path = environ.get("RAW_URI") or quote(environ.get("PATH_INFO", "/")) + (
             "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
-        upstream = self.upstreams[service].request_raw(method, path, body=body, headers=headers)
+        upstream = self.upstreams[service].request_raw(method, path, body=body, headers=headers,
+                                                       operation=environ["shop.route"])
         back = {name: upstream.headers[name] for name in _PASSED_BACK if upstream.headers.get(name)}
         back.setdefault("Content-Type", "application/json")
         return upstream.status, back, upstream.data
@@ -187,7 +205,32 @@ class Gateway:
         return 200, {"Content-Type": "application/json"}, json_bytes(body)
 
 
+class _Headers:
+    """The request's headers as the trace propagator reads them (a mapping-like view)."""
+
+    def __init__(self, environ):
+        self.environ = environ
+
+    def get(self, name, default=None):
+        return self.environ.get("HTTP_" + name.upper().replace("-", "_"), default)
+
+    def keys(self):
+        return [k[5:].replace("_", "-").lower() for k in self.environ if k.startswith("HTTP_")]
+
+    def __getitem__(self, name):
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+    def __iter__(self):
+        return iter(self.keys())
+
+
 def create_app(config: Config | None = None) -> Gateway:
     config = config or Config.from_env()
-    configure_logging("gateway")
+    observability.configure_logging("gateway")
     return Gateway(config)

@@ -10,7 +10,9 @@ import http.client
 import json
 import logging
 import socket
+import re
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -18,6 +20,16 @@ from urllib.parse import urlencode, urlsplit
 from flask import g, has_request_context
 
 from shop import errors
+from shop.web import observability
+
+_ID_SEGMENT = re.compile(r"/[0-9]+(?=/|$)")
+# What a kept-alive connection closed by the server looks like when we try to reuse it.
+_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine)
+
+
+def _operation(method: str, path: str) -> str:
+    """A call's label for metrics: its method and path with ids folded (few distinct values)."""
+    return f"{method} {_ID_SEGMENT.sub('/<id>', path.split('?', 1)[0])}"
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +43,9 @@ class Reply:
 
 class ServiceClient:
     def __init__(self, name: str, base_url: str, *, connect_timeout: float, call_timeout: float,
-                 pool_size: int = 16):
+                 pool_size: int = 16, caller: str = "-"):
         self.name = name
+        self.caller = caller
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname, parts.port or 80
         self.connect_timeout, self.call_timeout = connect_timeout, call_timeout
@@ -76,17 +89,31 @@ class ServiceClient:
 
     # -- calls --------------------------------------------------------------------------
     def request_raw(self, method: str, path: str, *, body: bytes | None = None,
-                    headers: dict | None = None) -> Reply:
-        """Send one request; ServiceUnavailable if the service is down or too slow."""
+                    headers: dict | None = None, operation: str | None = None) -> Reply:
+        """Send one request; ServiceUnavailable if the service is down or too slow.
+        Every call is counted and timed (metrics) and traced when tracing is on."""
         headers = dict(headers or {})
-        if has_request_context() and "X-Request-ID" not in headers:
-            headers["X-Request-ID"] = getattr(g, "request_id", "")
+        if "X-Request-ID" not in headers:
+            rid = getattr(g, "request_id", None) if has_request_context() else None
+            headers["X-Request-ID"] = rid or observability.request_id_var.get()
+        operation = operation or _operation(method, path)
+        started, outcome = time.perf_counter(), "error"
+        try:
+            with observability.client_span(self.caller, self.name, operation, headers):
+                reply = self._send(method, path, body, headers)
+            outcome = "ok" if reply.status < 500 else "error"
+            return reply
+        except errors.ServiceUnavailable as err:
+            outcome = "timeout" if err.why == errors.TIMED_OUT else "unavailable"
+            raise
+        finally:
+            observability.record_call(self.caller, self.name, operation, outcome, time.perf_counter() - started)
+
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict) -> Reply:
         for attempt in (1, 2):
             try:
                 conn, reused = self._take()
-            except socket.timeout:
-                raise errors.ServiceUnavailable(self.name) from None
-            except OSError:
+            except OSError:  # refused, unreachable, or no answer to the connect in time
                 raise errors.ServiceUnavailable(self.name) from None
             try:
                 conn.request(method, path, body=body, headers=headers)
@@ -94,15 +121,14 @@ class ServiceClient:
                 data = response.read()
             except socket.timeout:
                 conn.close()
-                raise errors.ServiceUnavailable(self.name, "did not answer in time") from None
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
-                    http.client.BadStatusLine) if attempt == 1 else () as exc:  # noqa: F841
+                raise errors.ServiceUnavailable(self.name, errors.TIMED_OUT) from None
+            except _STALE as exc:
                 conn.close()
-                if reused:
+                if reused and attempt == 1:
                     # The server closed a kept-alive connection just as we reused it: nothing
                     # was processed, so one immediate retry on a fresh connection is safe.
                     continue
-                raise errors.ServiceUnavailable(self.name) from None
+                raise errors.ServiceUnavailable(self.name) from exc
             except (OSError, http.client.HTTPException):
                 conn.close()
                 raise errors.ServiceUnavailable(self.name) from None

@@ -100,8 +100,9 @@ class Cluster:
                                  threads=proc.threads, access_log=self.config.access_log,
                                  worker_class=proc.worker_class,
                                  name=f"shop-{proc.name}")
-            self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv,
-                                                       self.env, sink)
+            env = {**self.env, "SHOP_PROCESS_NAME": proc.name,
+                   "PROMETHEUS_MULTIPROC_DIR": str(self.config.metrics_dir(proc.name))}
+            self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv, env, sink)
 
     @property
     def url(self) -> str:

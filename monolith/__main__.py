@@ -13,6 +13,8 @@ def main() -> None:
                          access_log=config.access_log, name="shop-monolith")
     print(f"monolith: http://{config.host}:{config.port}  ({config.workers} workers x "
           f"{config.threads} threads, data in {config.database})", flush=True)
+    os.environ["SHOP_PROCESS_NAME"] = "monolith"
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(config.metrics_dir)
     os.execv(argv[0], argv)
 
 

@@ -20,6 +20,11 @@ class Config:
     def database(self) -> Path:
         return self.data_dir / "monolith" / "shop.db"
 
+    @property
+    def metrics_dir(self) -> Path:
+        """Where gunicorn's workers leave their metrics for /metrics to add up."""
+        return self.data_dir / "metrics" / "monolith"
+
     @classmethod
     def from_env(cls, env=None) -> "Config":
         return cls(

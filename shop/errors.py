@@ -59,12 +59,17 @@ class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 
 
+UNAVAILABLE = "is unavailable"
+TIMED_OUT = "did not answer in time"
+
+
 class ServiceUnavailable(ApiError):
     status, code = 503, "service_unavailable"
 
-    def __init__(self, service: str, why: str = "is unavailable", message: str | None = None):
+    def __init__(self, service: str, why: str = UNAVAILABLE, message: str | None = None):
         super().__init__(message or f"The {service} service {why}; please try again shortly.")
         self.service = service
+        self.why = why
 
 
 class InternalError(ApiError):

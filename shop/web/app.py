@@ -3,12 +3,15 @@ request ids, the error shape, the body limit, bearer-token auth and JSON encodin
 import json
 import logging
 import re
+import time
 import uuid
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from shop.errors import ApiError, InternalError, PayloadTooLarge
+from shop.web import observability
+from shop.web.observability import configure_logging
 from shop.web.tokens import TokenSigner, bearer_token
 
 MAX_BODY_BYTES = 64 * 1024
@@ -38,25 +41,8 @@ def request_id() -> str:
     return getattr(g, "request_id", None) or "-"
 
 
-class _RequestIdFilter(logging.Filter):
-    def filter(self, record):
-        try:
-            record.request_id = request_id()
-        except RuntimeError:  # outside a request
-            record.request_id = "-"
-        return True
-
-
-def configure_logging(service: str) -> None:
-    root = logging.getLogger()
-    if any(isinstance(f, _RequestIdFilter) for h in root.handlers for f in h.filters):
-        return
-    handler = logging.StreamHandler()
-    handler.addFilter(_RequestIdFilter())
-    handler.setFormatter(logging.Formatter(
-        f"%(asctime)s %(levelname)s {service} rid=%(request_id)s %(name)s: %(message)s"))
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+def _route() -> str:
+    return request.url_rule.rule if request.url_rule is not None else "unmatched"
 
 
 def error_body(err: ApiError) -> bytes:
@@ -123,7 +109,11 @@ def create_base_app(name: str, tokens: TokenSigner) -> Flask:
 
     @app.before_request
     def _start():
+        g.started = time.perf_counter()
         g.request_id = new_request_id(request.headers.get("X-Request-ID"))
+        observability.request_id_var.set(g.request_id)
+        observability.route_var.set(f"{request.method} {_route()}")
+        g.span = observability.start_server_span(name, f"{request.method} {_route()}", request.headers)
         if _needs_auth(app):
             g.user_id = tokens.verify(bearer_token(request.headers.get("Authorization")))
         if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -132,6 +122,10 @@ def create_base_app(name: str, tokens: TokenSigner) -> Flask:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-ID"] = request_id()
+        if "started" in g:
+            observability.record_request(name, request.method, _route(), response.status_code,
+                                         time.perf_counter() - g.started)
+            observability.end_server_span(g.pop("span", None), response.status_code)
         if request.method == "OPTIONS" and "Allow" in response.headers:
             # Flask lists them in set order, which changes from process to process.
             response.headers["Allow"] = ", ".join(sorted(response.allow))
@@ -153,6 +147,11 @@ def create_base_app(name: str, tokens: TokenSigner) -> Flask:
     def _unexpected(err: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(InternalError("Something went wrong on our side; it has been logged."))
+
+    @app.get("/metrics")
+    def metrics():
+        payload, content_type = observability.metrics_payload()
+        return Response(payload, mimetype=None, content_type=content_type)
 
     return app
 

@@ -13,6 +13,7 @@ def gunicorn_argv(app_spec: str, *, host: str, port: int, workers: int, threads:
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     argv = [
         gunicorn, app_spec,
+        "--config", "python:shop.web.gunicorn_conf",   # metrics directory, log format
         "--bind", f"{host}:{port}",
         "--workers", str(workers),
         "--worker-class", worker_class,
@@ -29,4 +30,6 @@ def gunicorn_argv(app_spec: str, *, host: str, port: int, workers: int, threads:
     # (gevent workers must patch the interpreter before the app is imported: no preload)
     if access_log:
         argv += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+    else:
+        argv += ["--access-logfile", "/dev/null"]  # the log config above would otherwise print them
     return argv

@@ -28,7 +28,9 @@ def free_ports(n: int) -> list[int]:
 
 def base_env(data_dir: Path) -> dict:
     env = dict(os.environ)
-    env.update({"SHOP_DATA_DIR": str(data_dir), "SHOP_SECRET": TEST_SECRET, "SHOP_ACCESS_LOG": "0"})
+    # Access logs on: the observability tests follow one request id through them.
+    env.update({"SHOP_DATA_DIR": str(data_dir), "SHOP_SECRET": TEST_SECRET, "SHOP_ACCESS_LOG": "1",
+                "SHOP_LOG_FORMAT": "json"})
     return env
 
 

@@ -1,0 +1,54 @@
+"""Reading the deployments' Prometheus metrics before and after a run (no client library:
+the text format is a line per sample)."""
+import re
+import urllib.request
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+([-+0-9.eEinfNa]+)$')
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse(text: str) -> dict[tuple, float]:
+    samples = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = _SAMPLE.match(line.strip())
+        if not m:
+            continue
+        labels = tuple(sorted(_LABEL.findall(m.group(2) or "")))
+        samples[(m.group(1), labels)] = float(m.group(3))
+    return samples
+
+
+def scrape(urls: dict[str, str]) -> dict[str, dict[tuple, float]]:
+    out = {}
+    for name, url in urls.items():
+        try:
+            with urllib.request.urlopen(f"{url}/metrics", timeout=10) as r:
+                out[name] = parse(r.read().decode())
+        except OSError:
+            out[name] = {}
+    return out
+
+
+def _delta(before: dict, after: dict, metric: str) -> dict[tuple, float]:
+    return {labels: value - before.get((name, labels), 0.0)
+            for (name, labels), value in after.items() if name == metric}
+
+
+def timings(before: dict[str, dict], after: dict[str, dict]) -> dict:
+    """Requests served per route and calls made per (caller, callee, operation, via) during the
+    run, with their average time, from the histograms' _count and _sum."""
+    routes, calls = [], []
+    for process in after:
+        b, a = before.get(process, {}), after[process]
+        for prefix, out in (("shop_http_request_duration_seconds", routes),
+                            ("shop_internal_call_duration_seconds", calls)):
+            counts, sums = _delta(b, a, prefix + "_count"), _delta(b, a, prefix + "_sum")
+            for labels, count in counts.items():
+                if count <= 0:
+                    continue
+                row = dict(labels)
+                row.update({"count": int(count), "avg_ms": round(1000 * sums.get(labels, 0.0) / count, 3)})
+                out.append(row)
+    return {"routes": routes, "calls": calls}

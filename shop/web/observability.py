@@ -1,0 +1,209 @@
+"""Metrics, structured logs and optional tracing: the same in every deployable.
+
+- Prometheus metrics, served at ``/metrics`` by every process group. gunicorn runs several
+  worker processes; with ``PROMETHEUS_MULTIPROC_DIR`` set (the launchers set one directory
+  per deployable) each worker writes its numbers there and ``/metrics`` adds them up.
+- JSON log lines, each with the service and the request id, so that one public request can
+  be followed through every service it touched (``make logs`` / README).
+- OpenTelemetry tracing, off unless ``SHOP_TRACING`` is ``console`` or ``otlp`` (then the
+  standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` says where to). Spans are created per request and
+  per internal call, and the W3C ``traceparent`` header carries the trace between services.
+"""
+import contextvars
+import datetime as dt
+import json
+import logging
+import os
+import threading
+
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
+                               generate_latest, multiprocess)
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+REQUESTS = Counter("shop_http_requests_total", "HTTP requests served, by route and status",
+                   ["service", "method", "route", "status"])
+REQUEST_SECONDS = Histogram("shop_http_request_duration_seconds", "Time to serve a request",
+                            ["service", "method", "route"], buckets=_BUCKETS)
+# "via" is the route of the request that made the call: it tells a checkout's calls from a quote's.
+CALLS = Counter("shop_internal_calls_total", "Calls from one service to another, by outcome",
+                ["caller", "callee", "operation", "via", "outcome"])
+CALL_SECONDS = Histogram("shop_internal_call_duration_seconds", "Time of a call to another service",
+                         ["caller", "callee", "operation", "via"], buckets=_BUCKETS)
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+route_var: contextvars.ContextVar[str] = contextvars.ContextVar("route", default="-")
+
+
+# -- metrics -----------------------------------------------------------------------------
+def record_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
+    REQUESTS.labels(service, method, route, str(status)).inc()
+    REQUEST_SECONDS.labels(service, method, route).observe(seconds)
+
+
+def record_call(caller: str, callee: str, operation: str, outcome: str, seconds: float) -> None:
+    via = route_var.get()
+    CALLS.labels(caller, callee, operation, via, outcome).inc()
+    CALL_SECONDS.labels(caller, callee, operation, via).observe(seconds)
+
+
+def metrics_payload() -> tuple[bytes, str]:
+    """Every worker's numbers added up (multiprocess mode), or this process's own."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+# -- logs --------------------------------------------------------------------------------
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. gunicorn's access lines become fields, not a sentence."""
+
+    def __init__(self, service: str):
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {"ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+               "level": record.levelname, "service": self.service,
+               "request_id": getattr(record, "request_id", None) or request_id_var.get(),
+               "logger": record.name}
+        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+            a = record.args
+            doc.update({"request_id": a.get("{x-request-id}o") or doc["request_id"], "method": a.get("m"),
+                        "path": a.get("U"), "query": a.get("q") or None, "status": _int(a.get("s")),
+                        "bytes": _int(a.get("B")), "duration_ms": _int(a.get("M")), "client": a.get("h")})
+            doc["message"] = f'{a.get("m")} {a.get("U")} {a.get("s")}'
+        else:
+            doc["message"] = record.getMessage()
+        if record.exc_info:
+            doc["exception"] = self.formatException(record.exc_info)
+        return json.dumps(doc)
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def text_formatter(service: str) -> logging.Formatter:
+    return logging.Formatter(f"%(asctime)s %(levelname)s {service} rid=%(request_id)s %(name)s: %(message)s")
+
+
+def formatter(service: str) -> logging.Formatter:
+    return JsonFormatter(service) if log_format() == "json" else text_formatter(service)
+
+
+def log_format() -> str:
+    return os.environ.get("SHOP_LOG_FORMAT", "json").lower()
+
+
+def configure_logging(service: str) -> None:
+    """Our own log lines: JSON (or text) with the request id, on stderr."""
+    root = logging.getLogger()
+    if any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
+        return
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(formatter(service))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+# -- tracing -----------------------------------------------------------------------------
+_tracer = None
+_tracer_pid = None
+_tracer_lock = threading.Lock()
+
+
+def tracer(service: str):
+    """The process's tracer, or None when tracing is off. Set up lazily in each worker
+    (gunicorn forks after loading the app; exporter threads must start after the fork)."""
+    global _tracer, _tracer_pid
+    mode = os.environ.get("SHOP_TRACING", "off").lower()
+    if mode not in ("console", "otlp"):
+        return None
+    if _tracer is not None and _tracer_pid == os.getpid():
+        return _tracer
+    with _tracer_lock:
+        if _tracer is None or _tracer_pid != os.getpid():
+            from opentelemetry.sdk.resources import Resource
+            from opentelemetry.sdk.trace import TracerProvider
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+            if mode == "otlp":
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+                exporter = OTLPSpanExporter()  # OTEL_EXPORTER_OTLP_ENDPOINT, default localhost:4318
+            else:
+                exporter = ConsoleSpanExporter()
+            provider = TracerProvider(resource=Resource.create({"service.name": service}))
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+            _tracer = provider.get_tracer("shop")
+            _tracer_pid = os.getpid()
+    return _tracer
+
+
+def start_server_span(service: str, name: str, headers):
+    """A span for an incoming request, continuing the caller's trace. None when off."""
+    t = tracer(service)
+    if t is None:
+        return None
+    from opentelemetry import context, trace
+    from opentelemetry.propagate import extract
+    parent = extract(headers)
+    span = t.start_span(name, context=parent, kind=trace.SpanKind.SERVER)
+    token = context.attach(trace.set_span_in_context(span, parent))
+    return span, token
+
+
+def end_server_span(handle, status: int) -> None:
+    if handle is None:
+        return
+    from opentelemetry import context
+    span, token = handle
+    span.set_attribute("http.response.status_code", status)
+    span.end()
+    context.detach(token)
+
+
+def client_span(service: str, callee: str, operation: str, headers: dict):
+    """A context manager around an internal call; injects traceparent into ``headers``."""
+    t = tracer(service)
+    if t is None:
+        return _NO_SPAN
+    from opentelemetry import trace
+    from opentelemetry.propagate import inject
+    span_cm = t.start_as_current_span(f"{callee} {operation}", kind=trace.SpanKind.CLIENT,
+                                      attributes={"peer.service": callee})
+
+    class _Span:
+        def __enter__(self):
+            self.span = span_cm.__enter__()
+            inject(headers)
+            return self.span
+
+        def __exit__(self, *exc):
+            return span_cm.__exit__(*exc)
+
+    return _Span()
+
+
+class _NoSpan:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+_NO_SPAN = _NoSpan()
