@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run-monolith run-micro load demo compare bench test test-unit test-contract reset clean
+.PHONY: help install run-monolith run-micro load demo compare bench audit test test-unit test-contract reset clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -36,6 +36,10 @@ compare: $(DEPS) ## Headless: same SHAPE (spike|ramp) on both, REPEATS times; QU
 
 bench: $(DEPS) ## Ratios: framework limit, monolith, microservices, one hop (3 repeats); QUICK=1 for a smoke run
 	$(BIN)/python -m loadtests.bench $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT))
+
+DEPLOYMENT ?= monolith
+audit: $(DEPS) ## Check a deployment's data: one charge per paid order, no leaked stock (DEPLOYMENT=monolith|microservices)
+	$(BIN)/python -m loadtests.audit $(DEPLOYMENT)
 
 test: $(DEPS) ## Run every test: unit, then the contract suite against both deployments
 	$(BIN)/python -m pytest

@@ -287,6 +287,10 @@ def test_the_secret_is_a_placeholder_the_containers_refuse():
     assert secret.startswith(entrypoint.PLACEHOLDER_PREFIX)
     with pytest.raises(SystemExit):
         entrypoint.check_secret({"SHOP_SECRET": secret})
+    # the README's overlay example too: forgetting to paste the real value must not pass
+    examples = re.findall(r"SHOP_SECRET=(\S+)", (DEPLOY / "README.md").read_text())
+    assert examples and all(e.startswith(entrypoint.PLACEHOLDER_PREFIX) for e in examples
+                            if not e.startswith(('"', "'")))
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -55,6 +55,7 @@ def healthy(url: str) -> bool:
 
 class Monolith:
     def __init__(self, data_dir: Path, **extra_env):
+        self.data_dir = data_dir
         self.port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = base_env(data_dir)
@@ -91,6 +92,7 @@ class Monolith:
 
 class Microservices:
     def __init__(self, data_dir: Path, **extra_env):
+        self.data_dir = data_dir
         ports = free_ports(len(SERVICE_PORTS) + 1)
         env = base_env(data_dir)
         for name, port in zip(SERVICE_PORTS, ports):

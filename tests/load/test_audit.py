@@ -1,0 +1,75 @@
+"""The audit finds what a broken checkout would leave behind, and nothing in a clean run."""
+import sqlite3
+
+import pytest
+
+from loadtests.audit import audit, databases, main
+from shop.billing.provider import SimulatedProvider
+from shop.billing.service import BillingService
+from shop.billing.store import ChargeStore
+from shop.cart.service import CartService
+from shop.cart.store import CartStore
+from shop.catalog.service import CatalogService
+from shop.catalog.store import CatalogStore
+from shop.orders.checkout import Checkout
+from shop.orders.store import OrderStore
+from shop.shipping.service import ShippingService
+from shop.tax.service import TaxService
+from shop.web.db import Database
+
+ADDRESS = {"name": "A", "line1": "1 Main", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"}
+CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
+
+
+@pytest.fixture
+def monolith_data(tmp_path):
+    """A monolith database with a few real checkouts and one cancel, made by the real code."""
+    db = Database(tmp_path / "monolith" / "shop.db")
+    catalog_store, carts, charges, orders = CatalogStore(db), CartStore(db), ChargeStore(db), OrderStore(db)
+    for store in (catalog_store, carts, charges, orders):
+        store.create_schema()
+    catalog = CatalogService(catalog_store)
+    catalog.seed()
+    cart = CartService(carts, catalog=catalog)
+    checkout = Checkout(orders, cart=cart, catalog=catalog, tax=TaxService(), shipping=ShippingService(),
+                        billing=BillingService(charges, SimulatedProvider()), atomic=True)
+    placed = []
+    for user, product in ((1, 10), (2, 11), (3, 10)):
+        cart.set_quantity(user, product, 2)
+        placed.append(checkout.place(user, ADDRESS, "standard", CARD)[0])
+    checkout.cancel(3, placed[2]["id"])
+    db.close()
+    return tmp_path
+
+
+def _write(path, sql, params=()):
+    conn = sqlite3.connect(path)
+    conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+def test_a_clean_run_is_consistent(monolith_data, capsys):
+    result = audit(databases("monolith", monolith_data))
+    assert result["findings"] == []
+    assert (result["orders"], result["cancelled"], result["charges"], result["refunded"]) == (3, 1, 3, 1)
+    assert main(["monolith", "--data-dir", str(monolith_data)]) == 0
+    assert "consistent" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("damage, expected", [
+    ("UPDATE products SET stock = stock - 1 WHERE id = 10", "product 10: stock"),
+    ("DELETE FROM charges WHERE id = 1", "its charge 1 does not exist"),
+    ("UPDATE charges SET status = 'refunded' WHERE id = 2", "its charge is refunded, not captured"),
+    ("INSERT INTO charges (key, user_id, amount_cents, card_last4, status) VALUES ('lost', 9, 500, '4242', 'captured')",
+     "has no order and was not refunded"),
+    ("INSERT INTO reservations (key, lines, status) VALUES ('leak', '[[12, 3]]', 'reserved')",
+     "holds 3 items without an order"),
+    ("UPDATE charges SET amount_cents = amount_cents + 1 WHERE id = 1", "charged"),
+])
+def test_each_kind_of_damage_is_found(monolith_data, damage, expected, capsys):
+    _write(monolith_data / "monolith" / "shop.db", damage)
+    result = audit(databases("monolith", monolith_data))
+    assert any(expected in f for f in result["findings"]), result["findings"]
+    assert main(["monolith", "--data-dir", str(monolith_data)]) == 1
+    assert "FINDING" in capsys.readouterr().out
