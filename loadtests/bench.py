@@ -242,10 +242,13 @@ def hop_counts(data_dir: Path) -> dict[str, int]:
             rid = f"bench-hops-{n}"
             probe(rid).raise_for_status()
             deadline = time.monotonic() + 5
+            def lines_for(rid):  # JSON log lines ("request_id": ...) or text ones (rid=...)
+                return [ln for ln in lines if not ln.startswith("gateway")
+                        and (f'"request_id": "{rid}"' in ln or f"rid={rid}" in ln) and '"status"' in ln]
             while True:  # log lines arrive through pipes: wait until the count is stable
-                found = [ln for ln in lines if f"rid={rid}" in ln and not ln.startswith("gateway")]
+                found = lines_for(rid)
                 time.sleep(0.3)
-                again = [ln for ln in lines if f"rid={rid}" in ln and not ln.startswith("gateway")]
+                again = lines_for(rid)
                 if (found == again and found) or time.monotonic() > deadline:
                     break
             # every line outside the gateway is one internal HTTP call (gateway->service included)

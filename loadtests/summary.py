@@ -68,10 +68,11 @@ def recovery_seconds(rows: list[dict], baseline_p95: float | None, spike_end: fl
     if baseline_p95 is None:
         return None
     limit = max(1.5 * baseline_p95, baseline_p95 + 20)
-    after = [r for r in rows if r["t"] >= spike_end and r["rps"] > 0]
+    after = [r for r in rows if r["t"] >= spike_end]
     for k in range(len(after) - RECOVERY_WINDOW_S + 1):
         window = after[k:k + RECOVERY_WINDOW_S]
-        if all(r["p95_ms"] <= limit and r["fails"] == 0 for r in window):
+        # A second in which nothing completed is a stall, not a recovery.
+        if all(r["rps"] > 0 and r["p95_ms"] <= limit and r["fails"] == 0 for r in window):
             return max(0.0, window[0]["t"] - spike_end)
     return None
 

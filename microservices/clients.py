@@ -30,8 +30,9 @@ class CartClient:
     def lines(self, user_id: int) -> list[tuple[int, int]]:
         return [tuple(x) for x in self.http.call("GET", f"/internal/carts/{user_id}/lines")["lines"]]
 
-    def clear(self, user_id: int) -> None:
-        self.http.call("POST", f"/internal/carts/{user_id}/clear")
+    def clear(self, user_id: int, product_ids: list[int] | None = None) -> None:
+        self.http.call("POST", f"/internal/carts/{user_id}/clear",
+                       json_body={} if product_ids is None else {"product_ids": list(product_ids)})
 
 
 class TaxClient:

@@ -37,8 +37,12 @@ class Config:
     secret: str = DEV_SECRET
     token_ttl: int = 86_400
     access_log: bool = True
+    seed_shoppers: bool = True   # the load tests' accounts, with one published password
     connect_timeout: float = 1.0
     call_timeout: float = 5.0
+    # The gateway waits longer than any service does: a checkout makes up to 8 calls in a row,
+    # each bounded by call_timeout, and must not be reported failed while it may still succeed.
+    gateway_timeout: float = 60.0
 
     def database(self, service: str) -> Path:
         return self.data_dir / "microservices" / f"{service}.db"
@@ -71,6 +75,8 @@ class Config:
             secret=env_str("SHOP_SECRET", DEV_SECRET, env),
             token_ttl=env_int("SHOP_TOKEN_TTL", 86_400, env, minimum=1),
             access_log=env_bool("SHOP_ACCESS_LOG", True, env),
+            seed_shoppers=env_bool("SHOP_SEED_SHOPPERS", True, env),
             connect_timeout=env_int("SHOP_CONNECT_TIMEOUT_MS", 1000, env, minimum=1) / 1000,
             call_timeout=env_int("SHOP_CALL_TIMEOUT_MS", 5000, env, minimum=1) / 1000,
+            gateway_timeout=env_int("GATEWAY_CALL_TIMEOUT_MS", 60000, env, minimum=1) / 1000,
         )

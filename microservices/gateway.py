@@ -26,13 +26,14 @@ from microservices.config import Config
 from microservices.http import ServiceClient
 from shop.errors import ApiError, InternalError, PayloadTooLarge
 from shop.web import observability
-from shop.web.app import MAX_BODY_BYTES, error_body, http_error, new_request_id
+from shop.web.app import MAX_BODY_BYTES, error_body, http_error, install_converters, new_request_id
 from shop.web.tokens import TokenSigner, bearer_token
 
 log = logging.getLogger("shop.gateway")
 _FORWARDED = (("HTTP_AUTHORIZATION", "Authorization"), ("CONTENT_TYPE", "Content-Type"),
               ("HTTP_IDEMPOTENCY_KEY", "Idempotency-Key"), ("HTTP_ACCEPT", "Accept"))
 _PASSED_BACK = ("Content-Type", "Allow")
+_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 
 
 def _probe_app() -> Flask:
@@ -43,6 +44,7 @@ def _probe_app() -> Flask:
     from shop.shipping.api import create_blueprint as shipping
 
     probe = Flask("routes-probe")
+    install_converters(probe)   # the same routing rules as the services, to the id limits
     for make in (accounts, catalog, cart, shipping, orders):
         probe.register_blueprint(make(None))  # views are only registered, never called
     probe.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: None, methods=["GET"])
@@ -81,7 +83,7 @@ class Gateway:
         # gthread: one call in flight per thread; gevent: as many as there are connections
         pool = config.gateway.threads if config.gateway.worker_class == "gthread" else 256
         self.upstreams = {name: ServiceClient(name, url, connect_timeout=config.connect_timeout,
-                                              call_timeout=config.call_timeout, pool_size=pool,
+                                              call_timeout=config.gateway_timeout, pool_size=pool,
                                               caller="gateway")
                           for name, url in config.urls.items()}
         self.health_pool = ThreadPoolExecutor(max_workers=len(self.upstreams), thread_name_prefix="health")
@@ -106,9 +108,10 @@ class Gateway:
             log.exception("unhandled error on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             err = InternalError("Something went wrong on our side; it has been logged.")
             status, headers, body = 500, {"Content-Type": "application/json"}, error_body(err)
-        headers["Content-Length"] = str(len(body))
+        headers.setdefault("Content-Length", str(len(body)))
         headers["X-Request-ID"] = rid
-        observability.record_request("gateway", environ.get("REQUEST_METHOD", ""), environ["shop.route"],
+        method = environ.get("REQUEST_METHOD", "")
+        observability.record_request("gateway", method if method in _METHODS else "OTHER", environ["shop.route"],
                                      status, time.perf_counter() - started)
         observability.end_server_span(span, status)
         start_response(_status(status), list(headers.items()))
@@ -169,10 +172,14 @@ class Gateway:
                 headers[name] = environ[key]
         path = environ.get("RAW_URI") or quote(environ.get("PATH_INFO", "/")) + (
             "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
+        # A request the service may already have acted on is not sent twice.
+        repeatable = method in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE") or "Idempotency-Key" in headers
         upstream = self.upstreams[service].request_raw(method, path, body=body, headers=headers,
-                                                       operation=environ["shop.route"])
+                                                       operation=environ["shop.route"], retry_stale=repeatable)
         back = {name: upstream.headers[name] for name in _PASSED_BACK if upstream.headers.get(name)}
         back.setdefault("Content-Type", "application/json")
+        if method == "HEAD" and upstream.headers.get("Content-Length"):
+            back["Content-Length"] = upstream.headers["Content-Length"]  # what a GET would send
         return upstream.status, back, upstream.data
 
     @staticmethod

@@ -89,7 +89,8 @@ class ServiceClient:
 
     # -- calls --------------------------------------------------------------------------
     def request_raw(self, method: str, path: str, *, body: bytes | None = None,
-                    headers: dict | None = None, operation: str | None = None) -> Reply:
+                    headers: dict | None = None, operation: str | None = None,
+                    retry_stale: bool = True) -> Reply:
         """Send one request; ServiceUnavailable if the service is down or too slow.
         Every call is counted and timed (metrics) and traced when tracing is on."""
         headers = dict(headers or {})
@@ -100,7 +101,7 @@ class ServiceClient:
         started, outcome = time.perf_counter(), "error"
         try:
             with observability.client_span(self.caller, self.name, operation, headers):
-                reply = self._send(method, path, body, headers)
+                reply = self._send(method, path, body, headers, retry_stale)
             outcome = "ok" if reply.status < 500 else "error"
             return reply
         except errors.ServiceUnavailable as err:
@@ -109,7 +110,13 @@ class ServiceClient:
         finally:
             observability.record_call(self.caller, self.name, operation, outcome, time.perf_counter() - started)
 
-    def _send(self, method: str, path: str, body: bytes | None, headers: dict) -> Reply:
+    def _drop_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict, retry_stale: bool) -> Reply:
         for attempt in (1, 2):
             try:
                 conn, reused = self._take()
@@ -124,9 +131,12 @@ class ServiceClient:
                 raise errors.ServiceUnavailable(self.name, errors.TIMED_OUT) from None
             except _STALE as exc:
                 conn.close()
-                if reused and attempt == 1:
-                    # The server closed a kept-alive connection just as we reused it: nothing
-                    # was processed, so one immediate retry on a fresh connection is safe.
+                # The server closed a kept-alive connection (a restart, an idle timeout) as we
+                # reused it. The other idle ones are likely just as dead: drop them all.
+                self._drop_idle()
+                if reused and attempt == 1 and retry_stale:
+                    # Try once more on a fresh connection, for requests that are safe to repeat
+                    # (every internal call is; a public POST without a key is not).
                     continue
                 raise errors.ServiceUnavailable(self.name) from exc
             except (OSError, http.client.HTTPException):

@@ -25,7 +25,8 @@ def _accounts(config, db, tokens):
     store = UserStore(db)
     store.create_schema()
     accounts = AccountsService(store, tokens)
-    accounts.seed()
+    if config.seed_shoppers:
+        accounts.seed()
     return [create_blueprint(accounts)]
 
 

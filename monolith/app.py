@@ -47,7 +47,8 @@ def create_app(config: Config | None = None) -> Flask:
     checkout = Checkout(orders, cart=cart, catalog=catalog, tax=TaxService(), shipping=shipping,
                         billing=billing, atomic=True)
     catalog.seed()
-    accounts.seed()
+    if config.seed_shoppers:
+        accounts.seed()
     db.close()  # gunicorn forks workers after this; each opens its own connection
 
     app = create_base_app("monolith", tokens)

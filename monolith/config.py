@@ -15,6 +15,7 @@ class Config:
     secret: str = DEV_SECRET
     token_ttl: int = 86_400
     access_log: bool = True
+    seed_shoppers: bool = True   # the load tests' accounts, with one published password
 
     @property
     def database(self) -> Path:
@@ -36,4 +37,5 @@ class Config:
             secret=env_str("SHOP_SECRET", DEV_SECRET, env),
             token_ttl=env_int("SHOP_TOKEN_TTL", 86_400, env, minimum=1),
             access_log=env_bool("SHOP_ACCESS_LOG", True, env),
+            seed_shoppers=env_bool("SHOP_SEED_SHOPPERS", True, env),
         )

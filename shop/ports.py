@@ -29,8 +29,9 @@ class CartPort(Protocol):
     def lines(self, user_id: int) -> list[Line]:
         """The user's cart lines, in the order first added."""
 
-    def clear(self, user_id: int) -> None:
-        ...
+    def clear(self, user_id: int, product_ids: list[int] | None = None) -> None:
+        """Remove these products' lines (all lines if None): a checkout takes only what it
+        ordered, not what was added while it ran."""
 
 
 class TaxPort(Protocol):

@@ -1,7 +1,7 @@
 """Billing rules: one charge per key, refunds at most once."""
 from shop.billing.provider import SimulatedProvider
 from shop.billing.store import ChargeStore, charge_dict
-from shop.errors import NotFound
+from shop.errors import Conflict, NotFound
 
 
 class BillingService:
@@ -12,13 +12,34 @@ class BillingService:
         self.provider = provider
 
     def charge(self, key: str, user_id: int, amount_cents: int, card: dict) -> dict:
-        existing = self.store.by_key(key)
-        if existing is not None:
-            return charge_dict(existing)  # a retried call charges once
-        self.provider.charge(card, amount_cents)
         with self.store.db.transaction():
+            existing = self.store.by_key(key)
+            if existing is not None:
+                return charge_dict(existing)  # a retried call charges once
+            claim = self.store.claim(key)
+            if claim == "voided":
+                raise Conflict("This checkout was called off; the card was not charged.")
+            if claim == "pending":
+                raise Conflict("A charge with this key is being made; retry shortly.")
+            self.store.set_claim(key, "pending")
+        try:
+            self.provider.charge(card, amount_cents)   # outside any lock: it may be slow
+        except BaseException:
+            with self.store.db.transaction():
+                self.store.drop_claim(key)
+            raise
+        with self.store.db.transaction():
+            called_off = self.store.claim(key) == "voided"
             self.store.add(key, user_id, amount_cents, card["card_number"][-4:])
-            return charge_dict(self.store.by_key(key))
+            self.store.drop_claim(key)
+            row = self.store.by_key(key)
+            if called_off:
+                # The checkout gave up (its call timed out) and voided the key while the
+                # provider was charging: give the money back at once, keep the record.
+                self.store.mark_refunded(row["id"])
+                self.provider.refund(row["id"], amount_cents)
+                row = self.store.by_key(key)
+            return charge_dict(row)
 
     def refund(self, charge_id: int) -> dict:
         with self.store.db.transaction():
@@ -30,6 +51,11 @@ class BillingService:
             return charge_dict(self.store.by_id(charge_id))
 
     def void(self, key: str) -> None:
-        row = self.store.by_key(key)
-        if row is not None:
-            self.refund(row["id"])
+        """Undo the charge made under ``key``; if it is still being made (or never arrived),
+        mark the key so that the charge, when it completes, is refunded at once."""
+        with self.store.db.transaction():
+            row = self.store.by_key(key)
+            if row is None:
+                self.store.set_claim(key, "voided")
+                return
+        self.refund(row["id"])

@@ -12,6 +12,12 @@ CREATE TABLE IF NOT EXISTS charges (
     card_last4 TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('captured', 'refunded'))
 );
+-- A key is claimed before the provider is asked, so that a second call with the same key, or a
+-- void that arrives while the provider is still answering, is seen.
+CREATE TABLE IF NOT EXISTS charge_claims (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'voided'))
+);
 """
 
 
@@ -41,6 +47,17 @@ class ChargeStore:
         except sqlite3.IntegrityError:
             return False
         return True
+
+    def claim(self, key: str) -> str | None:
+        row = self.db.query_one("SELECT state FROM charge_claims WHERE key = ?", (key,))
+        return row["state"] if row else None
+
+    def set_claim(self, key: str, state: str) -> None:
+        self.db.execute("INSERT INTO charge_claims (key, state) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO UPDATE SET state = excluded.state", (key, state))
+
+    def drop_claim(self, key: str) -> None:
+        self.db.execute("DELETE FROM charge_claims WHERE key = ?", (key,))
 
     def mark_refunded(self, charge_id: int) -> bool:
         cur = self.db.execute("UPDATE charges SET status = 'refunded' WHERE id = ? AND status = 'captured'",

@@ -1,7 +1,8 @@
 """Public cart API (the signed-in user's own cart only) and the internal API checkout uses."""
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from shop.cart.service import CartService
+from shop.errors import InvalidRequest
 from shop.web import params
 from shop.web.app import current_user_id, requires_auth
 
@@ -37,7 +38,11 @@ def create_internal_blueprint(cart: CartService) -> Blueprint:
 
     @bp.post("/internal/carts/<int:user_id>/clear")
     def clear(user_id: int):
-        cart.clear(user_id)
+        body = request.get_json(silent=True) or {}
+        ids = body.get("product_ids")
+        if ids is not None and (not isinstance(ids, list) or not all(type(i) is int for i in ids)):
+            raise InvalidRequest("'product_ids' must be a list of product ids.")
+        cart.clear(user_id, ids)
         return jsonify({"status": "cleared"})
 
     return bp

@@ -40,5 +40,5 @@ class CartService:
     def lines(self, user_id: int) -> list[tuple[int, int]]:
         return self.store.lines(user_id)
 
-    def clear(self, user_id: int) -> None:
-        self.store.clear(user_id)
+    def clear(self, user_id: int, product_ids: list[int] | None = None) -> None:
+        self.store.clear(user_id, product_ids)

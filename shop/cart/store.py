@@ -33,5 +33,10 @@ class CartStore:
     def remove(self, user_id: int, product_id: int) -> None:
         self.db.execute("DELETE FROM cart_items WHERE user_id = ? AND product_id = ?", (user_id, product_id))
 
-    def clear(self, user_id: int) -> None:
-        self.db.execute("DELETE FROM cart_items WHERE user_id = ?", (user_id,))
+    def clear(self, user_id: int, product_ids: list[int] | None = None) -> None:
+        if product_ids is None:
+            self.db.execute("DELETE FROM cart_items WHERE user_id = ?", (user_id,))
+        elif product_ids:
+            marks = ",".join("?" * len(product_ids))
+            self.db.execute(f"DELETE FROM cart_items WHERE user_id = ? AND product_id IN ({marks})",
+                            [user_id, *product_ids])

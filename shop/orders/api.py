@@ -1,4 +1,6 @@
-"""Public API of checkout and orders. All input is validated (400) before anything else runs."""
+"""Public API of checkout and orders. The body's shape (address, payment, fields) is validated
+(400) before anything else runs; the shipping option, which depends on the destination and
+the cart's weight, is checked by the checkout before the cart is found empty (400 before 409)."""
 import re
 
 from flask import Blueprint, jsonify, request

@@ -88,7 +88,8 @@ class Checkout:
         # Emptying the cart is the last step and is not undone if it fails: the order is
         # placed and paid by then. In the monolith it already happened inside the transaction.
         if not self.atomic:
-            self._best_effort("clear cart", lambda: self.cart.clear(user_id))
+            ordered = [item["product_id"] for item in order["items"]]
+            self._best_effort("clear cart", lambda: self.cart.clear(user_id, ordered))
         return order, True
 
     def _place(self, user_id, address, option_id, card, idempotency_key) -> dict:
@@ -114,7 +115,7 @@ class Checkout:
                 if idempotency_key is not None:
                     self.store.bind_key(user_id, idempotency_key, order_id)
                 if self.atomic:
-                    self.cart.clear(user_id)
+                    self.cart.clear(user_id, [pid for pid, _ in q["lines"]])
             return order_dict(self.store.get(user_id, order_id))
         except BaseException:
             for what, action, external in reversed(undo):
@@ -147,18 +148,17 @@ class Checkout:
             row = self.store.get(user_id, order_id)
             if row is None:
                 raise NotFound(f"There is no order with id {order_id}.")
-            if not self.store.set_status(order_id, "cancelling", expected="paid"):
-                raise Conflict("This order is already cancelled (or being cancelled).")
-            try:
-                # Both steps are idempotent, so a cancel that failed half-way can simply be retried.
-                self.billing.refund(row["charge_id"])
-                self.catalog.release(row["checkout_key"])
-            except BaseException:
-                if not self.atomic:
-                    self._best_effort("reopen order",
-                                      lambda: self.store.set_status(order_id, "paid", expected="cancelling"))
-                raise
-            self.store.set_status(order_id, "cancelled", expected="cancelling", payment_status="refunded")
+            # 'cancelling' is a cancel that failed half-way: it may simply be carried on.
+            if row["status"] == "cancelled" or (
+                    row["status"] == "paid" and not self.store.set_status(order_id, "cancelling", expected="paid")):
+                raise Conflict("This order is already cancelled.")
+            # Both steps are idempotent; the money goes back last, since it cannot be taken
+            # back again: a cancel that stops before it leaves the order 'cancelling', and
+            # asking again finishes it.
+            self.catalog.release(row["checkout_key"])
+            self.billing.refund(row["charge_id"])
+            if not self.store.set_status(order_id, "cancelled", expected="cancelling", payment_status="refunded"):
+                raise Conflict("This order is already cancelled.")  # a racing cancel finished first
             return order_dict(self.store.get(user_id, order_id))
 
     # -- read -----------------------------------------------------------------------------

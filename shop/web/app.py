@@ -8,6 +8,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import IntegerConverter
 
 from shop.errors import ApiError, InternalError, PayloadTooLarge
 from shop.web import observability
@@ -15,6 +16,7 @@ from shop.web.observability import configure_logging
 from shop.web.tokens import TokenSigner, bearer_token
 
 MAX_BODY_BYTES = 64 * 1024
+_METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 log = logging.getLogger("shop")
 
@@ -99,8 +101,22 @@ def _needs_auth(app: Flask) -> bool:
     return bool(view is not None and getattr(view, "requires_auth", False))
 
 
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` limited to what SQLite stores: a larger id is simply not found (404),
+    not an overflow (500)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def install_converters(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedInt
+
+
 def create_base_app(name: str, tokens: TokenSigner) -> Flask:
     app = Flask(name)
+    install_converters(app)
     # One byte more than allowed: a body without Content-Length (chunked) is cut there by
     # werkzeug, so reading MAX + 1 bytes is how we know it was too large (see request_body).
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
@@ -123,7 +139,8 @@ def create_base_app(name: str, tokens: TokenSigner) -> Flask:
     def _finish(response):
         response.headers["X-Request-ID"] = request_id()
         if "started" in g:
-            observability.record_request(name, request.method, _route(), response.status_code,
+            method = request.method if request.method in _METHODS else "OTHER"  # bounded label values
+            observability.record_request(name, method, _route(), response.status_code,
                                          time.perf_counter() - g.started)
             observability.end_server_span(g.pop("span", None), response.status_code)
         if request.method == "OPTIONS" and "Allow" in response.headers:

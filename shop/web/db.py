@@ -50,13 +50,16 @@ class Database:
         self._local.depth = 1
         try:
             yield conn
-        except BaseException:
-            self._local.depth = 0
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            self._local.depth = 0
             conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the original error is the one worth seeing
+            raise
+        finally:
+            self._local.depth = 0
 
     def in_transaction(self) -> bool:
         return bool(getattr(self._local, "depth", 0))

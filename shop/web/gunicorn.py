@@ -1,7 +1,8 @@
-"""How every deployable is served: gunicorn with threaded workers.
+"""How every deployable is served: gunicorn, with threaded (gthread) workers by default.
 
 gthread workers keep client connections alive (sync workers close them after every
-response) and a slow call holds one thread, not the whole worker process."""
+response) and a slow call holds one thread, not the whole worker process. The gateway, which
+only waits on sockets, runs gevent workers instead (see microservices/config.py)."""
 import sys
 from pathlib import Path
 

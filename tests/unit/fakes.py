@@ -100,9 +100,16 @@ class FakeCart(_Recording):
         self._record("lines", user_id)
         return list(self.carts.get(user_id, []))
 
-    def clear(self, user_id: int) -> None:
+    def clear(self, user_id: int, product_ids=None) -> None:
         self._record("clear", user_id)
-        self.carts.pop(user_id, None)
+        if product_ids is None:
+            self.carts.pop(user_id, None)
+        else:
+            kept = [(pid, q) for pid, q in self.carts.get(user_id, []) if pid not in set(product_ids)]
+            if kept:
+                self.carts[user_id] = kept
+            else:
+                self.carts.pop(user_id, None)
 
 
 class FakeTax(_Recording):

@@ -104,3 +104,51 @@ def test_only_the_last_four_digits_are_stored(billing):
     assert "card_number" not in charge and "cvc" not in charge
     columns = {r["name"] for r in billing.store.db.query("PRAGMA table_info(charges)")}
     assert columns == {"id", "key", "user_id", "amount_cents", "card_last4", "status"}
+
+
+def test_a_void_that_arrives_before_the_charge_stops_it(billing):
+    # The checkout timed out and voided; its charge request arrives late.
+    from shop.errors import Conflict
+    billing.void("late")
+    with pytest.raises(Conflict):
+        billing.charge("late", 7, 5000, CARD)
+    assert rows(billing) == [] and billing.provider.charged == []
+
+
+def test_a_void_while_the_provider_is_charging_refunds_the_charge_at_once(billing):
+    # The void lands while the provider is still answering (simulated from inside the call).
+    provider = billing.provider
+    original = provider.charge
+
+    def slow_charge(card, amount_cents):
+        billing.void("racing")
+        original(card, amount_cents)
+
+    provider.charge = slow_charge
+    charge = billing.charge("racing", 7, 5000, CARD)
+    assert charge["status"] == "refunded"
+    assert [r["status"] for r in rows(billing)] == ["refunded"]
+    assert provider.refunded == [(charge["id"], 5000)]
+
+
+def test_a_second_charge_with_a_key_in_flight_is_refused(billing):
+    from shop.errors import Conflict
+    provider = billing.provider
+    original = provider.charge
+    seen = []
+
+    def reentrant(card, amount_cents):
+        with pytest.raises(Conflict):
+            billing.charge("busy", 7, 5000, CARD)
+        seen.append("refused")
+        original(card, amount_cents)
+
+    provider.charge = reentrant
+    billing.charge("busy", 7, 5000, CARD)
+    assert seen == ["refused"] and len(provider.charged) == 1
+
+
+def test_a_declined_charge_leaves_its_key_free(billing):
+    with pytest.raises(PaymentDeclined):
+        billing.charge("k", 7, 5000, {**CARD, "card_number": "4000000000000002"})
+    assert billing.charge("k", 7, 5000, CARD)["status"] == "captured"
