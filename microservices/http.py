@@ -23,6 +23,9 @@ from shop import errors
 from shop.web import observability
 
 _ID_SEGMENT = re.compile(r"/[0-9]+(?=/|$)")
+# Services keep idle connections for 30 s (gunicorn --keep-alive): reuse ours for less, so that
+# we do not pick one the server is closing at that very moment.
+IDLE_SECONDS = 20.0
 # What a kept-alive connection closed by the server looks like when we try to reuse it.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine)
 
@@ -55,14 +58,18 @@ class ServiceClient:
             self._ipv4 = self.host.count(".") == 3
         except OSError:
             self._ipv4 = False
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[tuple[http.client.HTTPConnection, float]] = []  # (connection, idle since)
         self._lock = threading.Lock()
 
     # -- connections --------------------------------------------------------------------
     def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        now = time.monotonic()
         with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
+            while self._idle:
+                conn, since = self._idle.pop()
+                if now - since < IDLE_SECONDS:
+                    return conn, True
+                conn.close()  # idle too long: the server may be closing it right now
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
         if self._ipv4:
             # A literal address needs no name lookup (which under gevent goes through a thread).
@@ -83,7 +90,7 @@ class ServiceClient:
     def _give_back(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
             if len(self._idle) < self.pool_size:
-                self._idle.append(conn)
+                self._idle.append((conn, time.monotonic()))
                 return
         conn.close()
 
@@ -113,7 +120,7 @@ class ServiceClient:
     def _drop_idle(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
-        for conn in idle:
+        for conn, _ in idle:
             conn.close()
 
     def _send(self, method: str, path: str, body: bytes | None, headers: dict, retry_stale: bool) -> Reply:

@@ -34,6 +34,9 @@ logconfig_dict = {
         "error": {"class": "logging.StreamHandler", "formatter": "shop", "stream": "ext://sys.stderr"},
         "access": {"class": "logging.StreamHandler", "formatter": "shop", "stream": "ext://sys.stdout"},
     },
+    # gunicorn merges this into its defaults, whose root logger names a "console" handler;
+    # the app adds its own root handler (shop.web.observability.configure_logging).
+    "root": {"level": "INFO", "handlers": []},
     "loggers": {
         "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False},
         "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
