@@ -99,7 +99,8 @@ class MicroservicesSUT:
     def workers(self) -> dict:
         c = self.cluster.config
         procs = [*c.services.values(), c.gateway]
-        return {p.name: f"{p.workers} workers x {p.threads} threads" for p in procs}
+        return {p.name: (f"{p.workers} workers x {p.threads} threads" if p.worker_class == "gthread"
+                         else f"{p.workers} {p.worker_class} workers") for p in procs}
 
     def stop(self) -> None:
         self.cluster.stop()
