@@ -31,6 +31,4 @@ def gunicorn_argv(app_spec: str, *, host: str, port: int, workers: int, threads:
     # (gevent workers must patch the interpreter before the app is imported: no preload)
     if access_log:
         argv += ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
-    else:
-        argv += ["--access-logfile", "/dev/null"]  # the log config above would otherwise print them
     return argv

@@ -8,6 +8,9 @@ from shop.web.observability import log_format
 
 _name = os.environ.get("SHOP_PROCESS_NAME", "shop")
 
+# Skips building access lines entirely when --access-logfile is not given.
+logger_class = "shop.web.gunicorn_logging.ShopLogger"
+
 
 def on_starting(server):
     # Numbers left by an earlier run would be added to this one's: start empty.
