@@ -36,15 +36,32 @@ route_var: contextvars.ContextVar[str] = contextvars.ContextVar("route", default
 
 
 # -- metrics -----------------------------------------------------------------------------
+# ``Metric.labels(...)`` takes a lock and rebuilds its key on every call; the label values
+# are bounded (routes, methods, statuses, outcomes), so each combination's children are
+# looked up once and kept. A plain dict is safe here: at worst two threads both look one up.
+_request_children: dict[tuple, tuple] = {}
+_call_children: dict[tuple, tuple] = {}
+
+
 def record_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(service, method, route, str(status)).inc()
-    REQUEST_SECONDS.labels(service, method, route).observe(seconds)
+    key = (service, method, route, status)
+    children = _request_children.get(key)
+    if children is None:
+        children = _request_children[key] = (REQUESTS.labels(service, method, route, str(status)),
+                                             REQUEST_SECONDS.labels(service, method, route))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def record_call(caller: str, callee: str, operation: str, outcome: str, seconds: float) -> None:
     via = route_var.get()
-    CALLS.labels(caller, callee, operation, via, outcome).inc()
-    CALL_SECONDS.labels(caller, callee, operation, via).observe(seconds)
+    key = (caller, callee, operation, via, outcome)
+    children = _call_children.get(key)
+    if children is None:
+        children = _call_children[key] = (CALLS.labels(caller, callee, operation, via, outcome),
+                                          CALL_SECONDS.labels(caller, callee, operation, via))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def metrics_payload() -> tuple[bytes, str]:
@@ -127,11 +144,19 @@ _tracer_pid = None
 _tracer_lock = threading.Lock()
 
 
+def tracing_mode() -> str:
+    return os.environ.get("SHOP_TRACING", "off").lower()
+
+
+def tracing_enabled() -> bool:
+    return tracing_mode() in ("console", "otlp")
+
+
 def tracer(service: str):
     """The process's tracer, or None when tracing is off. Set up lazily in each worker
     (gunicorn forks after loading the app; exporter threads must start after the fork)."""
     global _tracer, _tracer_pid
-    mode = os.environ.get("SHOP_TRACING", "off").lower()
+    mode = tracing_mode()
     if mode not in ("console", "otlp"):
         return None
     if _tracer is not None and _tracer_pid == os.getpid():
