@@ -1,6 +1,8 @@
 """The system under test: either deployment, started fresh (its own data directory, free
 ports) for one headless run, and stopped after it."""
+import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -33,7 +35,28 @@ def _healthy(url: str) -> bool:
         return False
 
 
-class MonolithSUT:
+class FaultsMixin:
+    """Fault injection through the deployment's admin API (shop/billing/faults.py)."""
+
+    def admin_url(self) -> str:
+        raise NotImplementedError
+
+    def faults(self, method: str = "GET", changes: dict | None = None) -> dict:
+        req = urllib.request.Request(f"{self.admin_url()}/admin/faults", method=method,
+                                     data=json.dumps(changes).encode() if changes is not None else None,
+                                     headers={"X-Admin-Token": self.env["SHOP_ADMIN_TOKEN"],
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+
+    def set_faults(self, **changes) -> dict:
+        return self.faults("PUT", changes)
+
+    def clear_faults(self) -> dict:
+        return self.faults("DELETE")
+
+
+class MonolithSUT(FaultsMixin):
     name = "monolith"
 
     def __init__(self, data_dir: Path, env: dict):
@@ -58,6 +81,9 @@ class MonolithSUT:
     def roots(self) -> dict[str, int]:
         return {"monolith": self.proc.pid}
 
+    def admin_url(self) -> str:
+        return self.url
+
     def metrics_urls(self) -> dict[str, str]:
         return {"monolith": self.url}
 
@@ -74,7 +100,7 @@ class MonolithSUT:
         self._log.close()
 
 
-class MicroservicesSUT:
+class MicroservicesSUT(FaultsMixin):
     name = "microservices"
 
     def __init__(self, data_dir: Path, env: dict, sink=None):
@@ -83,6 +109,7 @@ class MicroservicesSUT:
         for name, port in zip(SERVICE_PORTS, ports):
             env[f"{name.upper()}_PORT"] = str(port)
             env.pop(f"{name.upper()}_URL", None)
+        self.env = env
         self.cluster = Cluster(env, sink=sink)
         self.url = self.cluster.url
 
@@ -92,6 +119,9 @@ class MicroservicesSUT:
 
     def roots(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.cluster.processes.items()}
+
+    def admin_url(self) -> str:
+        return self.cluster.processes["billing"].url  # faults are billing's; not on the public gateway
 
     def metrics_urls(self) -> dict[str, str]:
         return {name: p.url for name, p in self.cluster.processes.items()}
@@ -115,6 +145,7 @@ def base_env(cpus: int | None = None) -> dict:
     workers than CPUs only add context switches, fewer would leave a CPU idle."""
     env = dict(os.environ)
     env["SHOP_ACCESS_LOG"] = "0"  # the same for both: no per-request log line costs
+    env.setdefault("SHOP_ADMIN_TOKEN", secrets.token_urlsafe(16))  # for the scenarios' faults
     if cpus:
         for name in ("MONOLITH_WORKERS", "GATEWAY_WORKERS", "CATALOG_WORKERS"):
             env.setdefault(name, str(cpus))

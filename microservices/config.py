@@ -38,6 +38,7 @@ class Config:
     token_ttl: int = 86_400
     access_log: bool = True
     seed_shoppers: bool = True   # the load tests' accounts, with one published password
+    admin_token: str = ""        # the admin API (fault injection, on billing) is off without one
     connect_timeout: float = 1.0
     call_timeout: float = 5.0
     # The gateway waits longer than any service does: a checkout makes up to 8 calls in a row,
@@ -46,6 +47,11 @@ class Config:
 
     def database(self, service: str) -> Path:
         return self.data_dir / "microservices" / f"{service}.db"
+
+    @property
+    def faults_file(self) -> Path:
+        """The payment path's injected faults, shared by billing's workers (shop/billing/faults.py)."""
+        return self.data_dir / "microservices" / "billing-faults.json"
 
     def metrics_dir(self, process: str) -> Path:
         """Where a process group's gunicorn workers leave their metrics for /metrics to add up."""
@@ -76,6 +82,7 @@ class Config:
             token_ttl=env_int("SHOP_TOKEN_TTL", 86_400, env, minimum=1),
             access_log=env_bool("SHOP_ACCESS_LOG", True, env),
             seed_shoppers=env_bool("SHOP_SEED_SHOPPERS", True, env),
+            admin_token=env_str("SHOP_ADMIN_TOKEN", "", env),
             connect_timeout=env_int("SHOP_CONNECT_TIMEOUT_MS", 1000, env, minimum=1) / 1000,
             call_timeout=env_int("SHOP_CALL_TIMEOUT_MS", 5000, env, minimum=1) / 1000,
             gateway_timeout=env_int("GATEWAY_CALL_TIMEOUT_MS", 60000, env, minimum=1) / 1000,

@@ -70,13 +70,16 @@ def _orders(config, db, tokens):
 
 
 def _billing(config, db, tokens):
-    from shop.billing.api import create_internal_blueprint
+    from shop.billing.api import create_admin_blueprint, create_internal_blueprint
+    from shop.billing.faults import FaultSettings, FaultyProvider
     from shop.billing.provider import SimulatedProvider
     from shop.billing.service import BillingService
     from shop.billing.store import ChargeStore
     store = ChargeStore(db)
     store.create_schema()
-    return [create_internal_blueprint(BillingService(store, SimulatedProvider()))]
+    faults = FaultSettings(config.faults_file)
+    billing = BillingService(store, FaultyProvider(SimulatedProvider(), faults))
+    return [create_internal_blueprint(billing), create_admin_blueprint(faults, config.admin_token)]
 
 
 def _tax(config, db, tokens):

@@ -9,6 +9,8 @@ from monolith.config import Config
 from shop.accounts.api import create_blueprint as accounts_api
 from shop.accounts.service import AccountsService
 from shop.accounts.store import UserStore
+from shop.billing.api import create_admin_blueprint
+from shop.billing.faults import FaultSettings, FaultyProvider
 from shop.billing.provider import SimulatedProvider
 from shop.billing.service import BillingService
 from shop.billing.store import ChargeStore
@@ -42,7 +44,8 @@ def create_app(config: Config | None = None) -> Flask:
     accounts = AccountsService(users, tokens)
     catalog = CatalogService(products)
     cart = CartService(carts, catalog=catalog)
-    billing = BillingService(charges, SimulatedProvider())
+    faults = FaultSettings(config.faults_file)
+    billing = BillingService(charges, FaultyProvider(SimulatedProvider(), faults))
     shipping = ShippingService()
     checkout = Checkout(orders, cart=cart, catalog=catalog, tax=TaxService(), shipping=shipping,
                         billing=billing, atomic=True)
@@ -53,7 +56,8 @@ def create_app(config: Config | None = None) -> Flask:
 
     app = create_base_app("monolith", tokens)
     for blueprint in (accounts_api(accounts), catalog_api(catalog), cart_api(cart),
-                      shipping_api(shipping), orders_api(checkout)):
+                      shipping_api(shipping), orders_api(checkout),
+                      create_admin_blueprint(faults, config.admin_token)):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

@@ -16,10 +16,16 @@ class Config:
     token_ttl: int = 86_400
     access_log: bool = True
     seed_shoppers: bool = True   # the load tests' accounts, with one published password
+    admin_token: str = ""        # the admin API (fault injection) is off without one
 
     @property
     def database(self) -> Path:
         return self.data_dir / "monolith" / "shop.db"
+
+    @property
+    def faults_file(self) -> Path:
+        """The payment path's injected faults, shared by every worker (shop/billing/faults.py)."""
+        return self.data_dir / "monolith" / "faults.json"
 
     @property
     def metrics_dir(self) -> Path:
@@ -38,4 +44,5 @@ class Config:
             token_ttl=env_int("SHOP_TOKEN_TTL", 86_400, env, minimum=1),
             access_log=env_bool("SHOP_ACCESS_LOG", True, env),
             seed_shoppers=env_bool("SHOP_SEED_SHOPPERS", True, env),
+            admin_token=env_str("SHOP_ADMIN_TOKEN", "", env),
         )

@@ -105,9 +105,15 @@ class Checkout:
             self.catalog.reserve(checkout_key, q["lines"])
             try:
                 charge = self.billing.charge(checkout_key, user_id, q["total_cents"], card)
-            except ServiceUnavailable:
+            except (ServiceUnavailable, Conflict) as err:
                 # A timeout leaves the outcome unknown: the charge may have happened. Undo by key.
                 undo.append(("void charge", lambda: self.billing.void(checkout_key), True))
+                if isinstance(err, Conflict):
+                    # Billing still holds a claim on this key: the worker making the charge died
+                    # (our call was retried on a fresh connection) or is still at it. Voiding the
+                    # key makes a charge that completes late refund itself; to the shopper, billing
+                    # did not answer.
+                    raise ServiceUnavailable("billing") from err
                 raise
             undo.append(("refund charge", lambda: self.billing.refund(charge["id"]), True))
             with self.store.db.transaction():

@@ -7,12 +7,13 @@ from pathlib import Path
 from loadtests.sut import MicroservicesSUT, MonolithSUT
 
 TEST_SECRET = "contract-test-secret"
+TEST_ADMIN_TOKEN = "contract-test-admin-token"
 
 
 def _env(**extra) -> dict:
     env = dict(os.environ)
     # Access logs on: the observability tests follow one request id through them.
-    env.update({"SHOP_SECRET": TEST_SECRET, "SHOP_ACCESS_LOG": "1", "SHOP_LOG_FORMAT": "json",
+    env.update({"SHOP_SECRET": TEST_SECRET, "SHOP_ADMIN_TOKEN": TEST_ADMIN_TOKEN, "SHOP_ACCESS_LOG": "1", "SHOP_LOG_FORMAT": "json",
                 "MONOLITH_WORKERS": "2", "MONOLITH_THREADS": "8", **extra})
     return env
 
