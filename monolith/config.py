@@ -16,6 +16,8 @@ class Config:
     token_ttl: int = 86_400
     access_log: bool = True
     seed_shoppers: bool = True   # the load tests' accounts, with one published password
+    # An unfinished checkout older than this is undone by recovery (its worker died mid-way).
+    checkout_recover_after: float = 60.0
     admin_token: str = ""        # the admin API (fault injection) is off without one
 
     @property
@@ -45,4 +47,5 @@ class Config:
             access_log=env_bool("SHOP_ACCESS_LOG", True, env),
             seed_shoppers=env_bool("SHOP_SEED_SHOPPERS", True, env),
             admin_token=env_str("SHOP_ADMIN_TOKEN", "", env),
+            checkout_recover_after=env_int("SHOP_CHECKOUT_RECOVER_AFTER_MS", 60000, env, minimum=1) / 1000,
         )
