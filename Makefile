@@ -31,8 +31,8 @@ demo: $(DEPS) ## Both deployments and the Locust web UI in one command; prints t
 
 SHAPE   ?= spike
 REPEATS ?= 1
-compare: $(DEPS) ## Headless: same SHAPE (spike|ramp) on both, REPEATS times; QUICK=1 for a <2 min smoke run
-	$(BIN)/python -m loadtests.compare --shape $(SHAPE) --repeats $(REPEATS) $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT))
+compare: $(DEPS) ## Headless, both deployments: SCENARIO=spike|spike-scaled|slow-payment|billing-down|redeploy (or SHAPE=ramp), REPEATS, QUICK=1
+	$(BIN)/python -m loadtests.compare $(if $(SCENARIO),--scenario $(SCENARIO),--shape $(SHAPE)) --repeats $(REPEATS) $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT))
 
 bench: $(DEPS) ## Ratios: framework limit, monolith, microservices, one hop (3 repeats); QUICK=1 for a smoke run
 	$(BIN)/python -m loadtests.bench $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT))

@@ -1,4 +1,4 @@
-"""`make compare`: the same load shape against each deployment in turn, then one report.
+"""`make compare`: the same load shape (or scenario) against each deployment in turn, then one report.
 
 For each repeat and each target: a fresh data directory (same deterministic seed), the
 deployment started on free ports, the system under test and Locust pinned to separate CPUs
@@ -6,7 +6,12 @@ where the machine has at least two, CPU and memory of every process of the deplo
 sampled each second, Locust run headless with the chosen shape. Then ``report.html``,
 ``summary.json`` and the raw CSVs go to ``results/<timestamp>-<shape>/``.
 
-    python -m loadtests.compare [--shape spike|ramp] [--repeats N] [--quick]
+A scenario (loadtests/scenarios.py: spike, spike-scaled, slow-payment, billing-down,
+redeploy) adds what happens mid-run (faults injected, a service killed or restarted, at the
+phase boundaries), the worker counts of each deployment, and a verdict per claim. Every run
+ends with an audit of the deployment's books (loadtests/audit.py).
+
+    python -m loadtests.compare [--shape spike|ramp | --scenario NAME] [--repeats N] [--quick]
 """
 import argparse
 import csv
@@ -17,11 +22,12 @@ import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
 
-from loadtests import scrape
+from loadtests import scenarios, scrape
 from loadtests.sampler import ResourceSampler, window
 from loadtests.sut import SUTS, base_env
 from shop.web.settings import PROJECT_ROOT
@@ -52,6 +58,8 @@ def cpu_split() -> tuple[set[int] | None, set[int] | None]:
 def expected_seconds(shape: str, opts: dict) -> float:
     if shape == "spike":
         return opts["spike-warmup"] + opts["spike-rise"] + opts["spike-hold"] + opts["spike-cooldown"]
+    if shape == "steady":
+        return opts["steady-before"] + opts["steady-fault"] + opts["steady-after"]
     steps = (opts["ramp-max-users"] - opts["ramp-start"]) // opts["ramp-step"] + 2
     return steps * opts["ramp-step-seconds"]
 
@@ -109,9 +117,59 @@ def _progress(label: str, elapsed: float, total: float, history_csv: Path, sampl
           f"p95 {p95:>5} ms  SUT CPU {cpu:5.0f}%", flush=True)
 
 
-def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus, locust_cpus) -> dict:
+class Timeline:
+    """Runs a scenario's actions at their times, counted from the moment Locust's shape clock
+    started (the recorder writes it next to the run file). Actions that block (a restart) run
+    in their own thread, so the progress loop keeps going."""
+
+    def __init__(self, sut, actions: list, times: dict[str, float], started_file: Path):
+        self.sut, self.started_file = sut, started_file
+        self.pending = sorted(actions, key=lambda a: times[a.at])
+        self.times = times
+        self.t0: float | None = None
+        self.events: list[dict] = []
+        self.threads: list[threading.Thread] = []
+
+    def poll(self) -> None:
+        if self.t0 is None:
+            try:
+                self.t0 = float(self.started_file.read_text())
+            except (OSError, ValueError):
+                return
+        now = time.time() - self.t0
+        while self.pending and self.times[self.pending[0].at] <= now:
+            action = self.pending.pop(0)
+            event = {"t": round(now, 2), "label": action.label}
+            self.events.append(event)
+            thread = threading.Thread(target=self._run, args=(action, event), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def _run(self, action, event) -> None:
+        try:
+            result = action.run(self.sut)
+            if isinstance(result, (int, float, str)):
+                event["result"] = result
+        except Exception as err:  # the run goes on; the report says the action failed
+            event["error"] = f"{type(err).__name__}: {err}"
+        event["done_t"] = round(time.time() - self.t0, 2)
+        print(f"    {event['t']:6.1f}s  {action.label}" + (f"  FAILED: {event['error']}" if "error" in event else ""),
+              flush=True)
+
+    def join(self, timeout: float = 120) -> None:
+        for thread in self.threads:
+            thread.join(timeout)
+
+
+def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus, locust_cpus,
+            scenario: "scenarios.Scenario | None" = None) -> dict:
     data_dir = out / "data" / label
-    sut = SUTS[target](data_dir, base_env(len(sut_cpus) if sut_cpus else None))
+    env = base_env(len(sut_cpus) if sut_cpus else None)
+    if scenario is not None:
+        env.update(scenario.env.get(target, {}))
+        # Checkouts cut short by a dying worker are undone this long after they started.
+        env.setdefault("SHOP_CHECKOUT_RECOVER_AFTER_MS", "5000")
+    sut = SUTS[target](data_dir, env)
     before = os.sched_getaffinity(0) if sut_cpus else None
     if sut_cpus:
         os.sched_setaffinity(0, sut_cpus)   # the deployment's processes inherit this
@@ -133,6 +191,8 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
     log = open(out / "logs" / f"{label}-locust.log", "w")
     preexec = (lambda: os.sched_setaffinity(0, locust_cpus)) if locust_cpus else None
     metrics_before = scrape.scrape(sut.metrics_urls())
+    timeline = Timeline(sut, scenario.actions.get(target, []) if scenario else [],
+                        scenario.action_times(opts) if scenario else {}, Path(f"{run_file}.started"))
     sampler = ResourceSampler(sut.roots()).start()
     started = time.monotonic()
     total = expected_seconds(shape, opts) + 5
@@ -141,15 +201,21 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
                                 preexec_fn=preexec)
         generator = ResourceSampler({"locust": proc.pid}).start()  # was the load generator the limit?
         deadline = started + total * 2 + 120   # bounded whatever happens
+        last_progress = started
         while proc.poll() is None:
-            time.sleep(5)
-            _progress(label, time.monotonic() - started, total, raw / f"{label}_stats_history.csv", sampler)
+            time.sleep(0.25)
+            timeline.poll()
+            if time.monotonic() - last_progress >= 5:
+                last_progress = time.monotonic()
+                _progress(label, time.monotonic() - started, total, raw / f"{label}_stats_history.csv", sampler)
             if time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError(f"locust did not finish in time for {label}; see {log.name}")
+        timeline.join()
         resources = sampler.stop()
         generator_use = generator.stop()
         metrics_after = scrape.scrape(sut.metrics_urls())
+        books = scenarios.settle_and_audit(sut, data_dir, target, wait_s=30)
     finally:
         if sampler._thread.is_alive():
             sampler.stop()
@@ -168,6 +234,9 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
     gen_cpu = [r["cpu_percent"] for r in gen_window["timeline"]] or [0.0]
     run["generator"] = {"peak_cpu_percent": max(gen_cpu), "avg_cpu_percent": round(sum(gen_cpu) / len(gen_cpu), 1)}
     run["workers"] = sut.workers()
+    run["events"] = timeline.events
+    run["audit"] = books
+    run["resilience"] = scrape.outcomes(metrics_before, metrics_after)
     run_file.write_text(json.dumps(run))
     return run
 
@@ -220,20 +289,28 @@ def terminal_table(heads: dict[str, dict]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", choices=sorted(DEFAULTS), default="spike")
+    parser.add_argument("--scenario", choices=sorted(scenarios.SCENARIOS), default="",
+                        help="a scenario (its own shape, faults and verdicts); overrides --shape")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="a short run (under 2 minutes) for smoke tests")
     parser.add_argument("--targets", default="monolith,microservices")
     parser.add_argument("--out", default="", help="results folder (default results/<timestamp>-<shape>)")
     args = parser.parse_args(argv)
 
-    opts = dict((QUICK if args.quick else DEFAULTS)[args.shape])
+    scenario = scenarios.SCENARIOS[args.scenario] if args.scenario else None
+    if scenario is not None:
+        args.shape = scenario.shape
+        opts = scenario.opts(args.quick)
+    else:
+        opts = dict((QUICK if args.quick else DEFAULTS)[args.shape])
+    name = scenario.name if scenario else args.shape
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out or PROJECT_ROOT / "results" / f"{stamp}-{args.shape}{'-quick' if args.quick else ''}")
+    out = Path(args.out or PROJECT_ROOT / "results" / f"{stamp}-{name}{'-quick' if args.quick else ''}")
     (out / "logs").mkdir(parents=True, exist_ok=True)
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     sut_cpus, locust_cpus = cpu_split()
     per_run = expected_seconds(args.shape, opts)
-    print(f"comparing {', '.join(targets)} with the {args.shape} shape, {args.repeats} repeat(s), "
+    print(f"comparing {', '.join(targets)}: {name} ({args.shape} shape), {args.repeats} repeat(s), "
           f"about {per_run:.0f}s of load each; results in {out}", flush=True)
 
     runs: dict[str, list[dict]] = {t: [] for t in targets}
@@ -241,14 +318,19 @@ def main(argv=None) -> int:
     for r in range(1, args.repeats + 1):
         order = targets if r % 2 else list(reversed(targets))  # alternate, so drift hits both alike
         for target in order:
-            run = run_one(target, args.shape, opts, out, f"{target}-{r}", sut_cpus, locust_cpus)
+            run = run_one(target, args.shape, opts, out, f"{target}-{r}", sut_cpus, locust_cpus, scenario)
             runs[target].append(run)
             workers.update({f"{target}/{k}": v for k, v in run["workers"].items()})
 
     environment = environment_info(args.shape, opts, sut_cpus, locust_cpus, workers)
+    if scenario is not None:
+        environment["scenario"] = f"{scenario.name}: {scenario.claim}"
     heads = {t: headline(rs) for t, rs in runs.items()}
+    verdicts = (scenario or scenarios.SCENARIOS["spike"]).verdicts(runs) if (scenario or args.shape == "spike") else []
+    audits = {t: [r["audit"]["ok"] for r in rs] for t, rs in runs.items()}
     (out / "summary.json").write_text(json.dumps(
-        {"environment": environment, "headline": heads, "runs": runs}, indent=1))
+        {"environment": environment, "scenario": name, "verdicts": verdicts, "audits_ok": audits,
+         "headline": heads, "runs": runs}, indent=1))
     from loadtests import report
     notes = ["One machine: the system under test and the load generator share the host, "
              "pinned to separate CPUs where possible. Differences under ~20% are noise here.",
@@ -258,9 +340,15 @@ def main(argv=None) -> int:
     notes.append(f"Load generator (Locust) CPU: highest one-second reading {peak_gen:.0f}% of one core"
                  + (" - near its limit: the highest loads may be understated." if peak_gen >= 90 else
                     " - it was not the limit."))
-    path = report.build(runs, out, title=f"Monolith vs microservices: {args.shape}", environment=environment,
-                        notes=notes)
+    preface = scenarios.section(scenario or scenarios.SCENARIOS["spike"], verdicts, runs) if verdicts else ""
+    path = report.build(runs, out, title=f"Monolith vs microservices: {name}", environment=environment,
+                        notes=notes, preface=preface)
     print("\n" + terminal_table(heads))
+    for v in verdicts:
+        values = ", ".join(f"{t} {v['values'].get(t)}" for t in ("monolith", "microservices"))
+        print(f"  {v['measure']}: {values} -> better: {v['better']}")
+    for t, oks in audits.items():
+        print(f"  audit {t}: " + ", ".join("consistent" if ok else "FINDINGS (see the report)" for ok in oks))
     print(f"\nreport: {path}\nsummary: {out / 'summary.json'}")
     return 0
 

@@ -42,7 +42,7 @@ def _prepare_shoppers(environment):
     """Log the shoppers the shape will need in before it starts (outside the statistics): a
     spike should measure shopping, not a burst of deliberately slow password hashing."""
     o = environment.parsed_options
-    peak = o.spike_users * o.spike_factor if o.shape == "spike" else o.ramp_max_users
+    peak = {"spike": o.spike_users * o.spike_factor, "steady": o.steady_users}.get(o.shape, o.ramp_max_users)
     share = Shopper.weight / (Shopper.weight + Browser.weight)
     needed = min(shopdata.SHOPPER_COUNT, int(peak * share) + 2, 250)
     done = accounts.prewarm(POOL, environment.host, needed, shopdata.SHOPPER_PASSWORD)

@@ -31,6 +31,10 @@ class Recorder:
         self.samples, self.users = [], []
         self.t0 = time.time()
         self._sampler = gevent.spawn(self._count_users)
+        run_file = getattr(environment.parsed_options, "run_file", None)
+        if run_file:  # tells the scenario runner when the shape's clock started (its faults follow it)
+            Path(run_file).parent.mkdir(parents=True, exist_ok=True)
+            Path(f"{run_file}.started").write_text(repr(self.t0))
 
     def _count_users(self):
         while True:
@@ -55,7 +59,7 @@ class Recorder:
             "target": getattr(o, "target", None),
             "url": environment.host,
             "shape": getattr(shape, "name", None) or "manual",
-            "shape_options": {k: v for k, v in vars(o).items() if k.startswith(("spike_", "ramp_"))},
+            "shape_options": {k: v for k, v in vars(o).items() if k.startswith(("spike_", "ramp_", "steady_"))},
             "started_at": dt.datetime.fromtimestamp(self.t0, dt.timezone.utc).isoformat(timespec="seconds"),
             "started_epoch": self.t0,
             "stop_reason": getattr(shape, "stop_reason", None),

@@ -93,8 +93,9 @@ def line_style(target: str) -> dict:
 
 
 def spike_window(run: dict) -> tuple[float, float] | None:
+    """The shaded window of a run: its spike, or its fault (steady scenarios)."""
     for phase in run.get("phases") or []:
-        if phase.get("name") == "spike" and phase.get("start") is not None:
+        if phase.get("name") in ("spike", "fault") and phase.get("start") is not None:
             end = phase.get("end")
             return float(phase["start"]), float(end if end is not None else run.get("duration_s") or 0)
     return None
@@ -357,6 +358,8 @@ ENDPOINT_COLUMNS = [("req/s", "rps", "rate"), ("p50", "p50_ms", "ms"), ("p95", "
 
 
 def endpoint_windows(runs: dict) -> list[tuple[str, str]]:
+    if any(dig(r, "totals", "fault") for rs in runs.values() for r in rs or []):
+        return [("before", "Before the fault"), ("fault", "During the fault"), ("after", "After the fault")]
     if has_spike(runs):
         return [("spike", "During the spike"), ("outside_spike", "Outside the spike")]
     return [("all", "Whole run")]
@@ -601,7 +604,9 @@ def timeline_chart(runs: dict) -> Figure | None:
         ax.set_ylabel(label)
     shade_spikes(axes, spike_windows(chosen))
     finish_axes(axes, "seconds since start", axes[2] if wants_log(p95_values) else None)
-    fig.suptitle("Over time" + (" (shaded: the spike)" if spike_windows(chosen) else ""))
+    faulted = any(p.get("name") == "fault" for r in chosen.values() for p in r.get("phases") or [])
+    fig.suptitle("Over time" + ((" (shaded: the fault)" if faulted else " (shaded: the spike)")
+                                if spike_windows(chosen) else ""))
     return fig
 
 
@@ -748,8 +753,8 @@ def subtitle(runs: dict) -> str:
 
 
 def page(runs: dict, charts: list[Chart], title: str, environment: dict | None,
-         notes: list[str] | None) -> str:
-    body = [f"<h1>{esc(title)}</h1>", f'<p class="subtitle">{esc(subtitle(runs))}</p>']
+         notes: list[str] | None, preface: str = "") -> str:
+    body = [f"<h1>{esc(title)}</h1>", f'<p class="subtitle">{esc(subtitle(runs))}</p>', preface]
     if ordered_targets(runs):
         body += ["<h2>Headline</h2>", headline_table(runs), honest_box(runs)]
     else:
@@ -788,12 +793,12 @@ def save_charts(charts: list[Chart], out_dir: Path) -> list[Path]:
 
 
 def build(runs: dict[str, list[dict]], out_dir: Path, *, title: str, environment: dict | None = None,
-          notes: list[str] | None = None) -> Path:
+          notes: list[str] | None = None, preface: str = "") -> Path:
     """out_dir/report.html plus the charts as PNGs under out_dir/charts/; returns the report path."""
     out_dir = Path(out_dir)
     runs = normalise(runs)
     charts = render_charts(runs)
     save_charts(charts, out_dir / "charts")
     report = out_dir / "report.html"
-    report.write_text(page(runs, charts, title, environment, notes), encoding="utf-8")
+    report.write_text(page(runs, charts, title, environment, notes, preface), encoding="utf-8")
     return report

@@ -52,3 +52,35 @@ def timings(before: dict[str, dict], after: dict[str, dict]) -> dict:
                 row.update({"count": int(count), "avg_ms": round(1000 * sums.get(labels, 0.0) / count, 3)})
                 out.append(row)
     return {"routes": routes, "calls": calls}
+
+
+def _increase(before: dict, after: dict, metric: str) -> dict[tuple, float]:
+    """A counter's increase per label set; a counter that went down was reset by a restart,
+    so its whole value after is the increase."""
+    out = {}
+    for (name, labels), value in after.items():
+        if name != metric:
+            continue
+        old = before.get((name, labels), 0.0)
+        out[labels] = value - old if value >= old else value
+    return out
+
+
+RESILIENCE_COUNTERS = ["shop_internal_retries_total", "shop_circuit_opened_total"]
+
+
+def outcomes(before: dict[str, dict], after: dict[str, dict]) -> dict:
+    """What the resilience machinery did during a run: internal calls by caller, callee and
+    outcome (ok, error, timeout, unavailable, short_circuit), retries and breaker openings."""
+    calls, extra = {}, {name: [] for name in RESILIENCE_COUNTERS}
+    for process in after:
+        b, a = before.get(process, {}), after[process]
+        for labels, n in _increase(b, a, "shop_internal_calls_total").items():
+            row = dict(labels)
+            key = f"{row.get('caller')}->{row.get('callee')} {row.get('outcome')}"
+            calls[key] = calls.get(key, 0) + int(n)
+        for name in RESILIENCE_COUNTERS:
+            for labels, n in _increase(b, a, name).items():
+                if n > 0:
+                    extra[name].append({**dict(labels), "count": int(n)})
+    return {"calls": dict(sorted(calls.items())), **extra}

@@ -7,7 +7,7 @@ import time
 
 from locust import LoadTestShape
 
-SHAPES = ["spike", "ramp"]
+SHAPES = ["spike", "ramp", "steady"]
 
 
 def add_options(parser) -> None:
@@ -25,6 +25,10 @@ def add_options(parser) -> None:
     group.add_argument("--ramp-max-users", type=int, default=2000, help="ramp: stop here at the latest")
     group.add_argument("--ramp-max-p95-ms", type=int, default=200, help="ramp: saturated when p95 exceeds this")
     group.add_argument("--ramp-max-error-pct", type=float, default=1.0, help="ramp: saturated above this error rate")
+    group.add_argument("--steady-users", type=int, default=60, help="steady: users throughout")
+    group.add_argument("--steady-before", type=int, default=30, help="steady: seconds before the fault")
+    group.add_argument("--steady-fault", type=int, default=30, help="steady: seconds of the fault")
+    group.add_argument("--steady-after", type=int, default=45, help="steady: seconds after the fault")
 
 
 class _Shape:
@@ -112,8 +116,33 @@ class RampShape(_Shape):
         return users, max(1.0, o.ramp_step / 2)
 
 
+class SteadyShape(_Shape):
+    """The same users throughout, in three phases: before, during and after a fault that the
+    scenario runner (loadtests/scenarios.py) injects at the phase boundaries."""
+
+    def schedule(self) -> dict:
+        o = self._opts()
+        start = o.steady_before
+        end = start + o.steady_fault
+        return {"users": max(1, o.steady_users), "fault_start": start, "fault_end": end,
+                "end": end + o.steady_after}
+
+    def phases(self) -> list[dict]:
+        s = self.schedule()
+        return [{"name": "before", "start": 0, "end": s["fault_start"]},
+                {"name": "fault", "start": s["fault_start"], "end": s["fault_end"]},
+                {"name": "after", "start": s["fault_end"], "end": s["end"]}]
+
+    def tick(self):
+        s = self.schedule()
+        if self.get_run_time() >= s["end"]:
+            return None
+        return s["users"], s["users"]  # all users within about a second
+
+
 class ShopShape(LoadTestShape):
-    """The one shape Locust sees; it runs the spike or the ramp, as the --shape option says."""
+    """The one shape Locust sees; it runs the spike, the ramp or the steady load, as the
+    --shape option says."""
 
     def __init__(self):
         super().__init__()
@@ -122,7 +151,7 @@ class ShopShape(LoadTestShape):
     def reset_time(self):
         super().reset_time()
         kind = self.runner.environment.parsed_options.shape
-        self.current = (RampShape if kind == "ramp" else SpikeShape)(self.runner)
+        self.current = {"ramp": RampShape, "steady": SteadyShape}.get(kind, SpikeShape)(self.runner)
 
     @property
     def name(self) -> str:

@@ -58,6 +58,18 @@ def timeline(samples: list[tuple], users: list[tuple[float, int]], duration_s: f
     return rows
 
 
+def endpoint_seconds(samples: list[tuple], duration_s: float) -> dict[str, list[list[int]]]:
+    """Per endpoint, per second: [successes, failures]. Fault scenarios read recovery off it."""
+    seconds = max(1, math.ceil(duration_s))
+    out: dict[str, list[list[int]]] = {}
+    for t, name, _ms, failed in samples:
+        i = int(t)
+        if 0 <= i < seconds:
+            row = out.setdefault(name, [[0, 0] for _ in range(seconds)])
+            row[i][1 if failed else 0] += 1
+    return out
+
+
 def _within(samples, start, end):
     return [s for s in samples if start <= s[0] < end]
 
@@ -106,6 +118,7 @@ def summarize(samples: list[tuple], users: list[tuple[float, int]], phases: list
         "totals": windowed(),
         "endpoints": {name: windowed(name) for name in names},
         "timeline": rows,
+        "endpoint_seconds": endpoint_seconds(samples, duration_s),
     }
     spike = next((p for p in phases if p["name"] == "spike"), None)
     if spike:

@@ -1,0 +1,351 @@
+"""The scenarios of `make compare SCENARIO=...`: one claim each, tested the same way on both
+deployments, each ending with a verdict in numbers and an audit of the books.
+
+| scenario      | load                     | what happens mid-run                                   |
+|---------------|--------------------------|--------------------------------------------------------|
+| spike         | 10x jump in users        | nothing: can each absorb the jump?                     |
+| spike-scaled  | the same spike           | nothing, but both get the same worker budget: the      |
+|               |                          | monolith all of it, the microservices most of it on    |
+|               |                          | the hot path (gateway and catalog)                     |
+| slow-payment  | steady shoppers+browsers | the payment provider answers in 2 s instead of at once |
+| billing-down  | steady                   | billing dies (the service is killed; in the monolith   |
+|               |                          | the billing code path crashes its worker) and returns  |
+| redeploy      | steady                   | one service (the monolith: all of it) is restarted     |
+|               |                          | gracefully, as a deploy of a new version would         |
+
+A scenario is data (shape, options, the environment of each deployment, timed actions) plus
+a verdict function over the runs. ``loadtests/compare.py`` runs it; the report shows the
+verdicts first. Faults are injected through the admin API (shop/billing/faults.py) and the
+process controls of loadtests/sut.py, at the phase boundaries of the steady shape.
+"""
+import json
+import statistics
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Callable
+
+from loadtests.report import esc, fmt_value
+
+NOISE = 0.20  # relative differences under this are noise on a shared machine
+
+BROWSE = ["GET /api/categories", "GET /api/products?category", "GET /api/products?q", "GET /api/products/[id]"]
+CHECKOUT = "POST /api/orders"
+# Which services each public request needs in the microservices (from the hop counts of make bench).
+NEEDS = {
+    "GET /api/categories": {"gateway", "catalog"},
+    "GET /api/products?category": {"gateway", "catalog"},
+    "GET /api/products?q": {"gateway", "catalog"},
+    "GET /api/products/[id]": {"gateway", "catalog"},
+    "GET /api/shipping/options": {"gateway", "shipping"},
+    "POST /api/auth/login": {"gateway", "accounts"},
+    "GET /api/cart": {"gateway", "cart", "catalog"},
+    "PUT /api/cart/items/[id]": {"gateway", "cart", "catalog"},
+    "POST /api/checkout/quote": {"gateway", "orders", "cart", "catalog", "tax", "shipping"},
+    "POST /api/orders": {"gateway", "orders", "cart", "catalog", "tax", "shipping", "billing"},
+    "POST /api/orders/[id]/cancel": {"gateway", "orders", "catalog", "billing"},
+}
+
+STEADY = {"steady-users": 60, "steady-before": 30, "steady-fault": 30, "steady-after": 45}
+STEADY_QUICK = {"steady-users": 8, "steady-before": 6, "steady-fault": 8, "steady-after": 10}
+SPIKE = {"spike-users": 20, "spike-factor": 10, "spike-warmup": 30, "spike-rise": 5,
+         "spike-hold": 60, "spike-cooldown": 60}
+SPIKE_QUICK = {"spike-users": 4, "spike-factor": 10, "spike-warmup": 6, "spike-rise": 2,
+               "spike-hold": 8, "spike-cooldown": 8}
+PAYMENT_LATENCY_MS = 2000
+REDEPLOYED_SERVICE = "orders"
+# spike-scaled: the same number of worker processes for both (12): the monolith gets them all;
+# the microservices need one per service (7) and give the rest to the hot path.
+BUDGET = 12
+SCALED_MICRO = {"GATEWAY_WORKERS": "3", "CATALOG_WORKERS": "3"}  # + 6 services x 1 = 12
+RECOVERY_RUN_S = 3  # checkout counts as recovered after this many clean seconds in a row
+
+
+@dataclass
+class Action:
+    at: str                      # "fault" (start of the fault phase) or "after" (its end)
+    label: str
+    run: Callable                # run(sut) -> optional result, may block (a restart)
+
+
+@dataclass
+class Scenario:
+    name: str
+    claim: str
+    shape: str
+    options: dict
+    quick_options: dict
+    env: dict = field(default_factory=dict)          # target -> extra environment
+    actions: dict = field(default_factory=dict)      # target -> [Action]
+    verdicts: Callable = None                        # verdicts(runs) -> [dict]
+
+    def opts(self, quick: bool) -> dict:
+        return dict(self.quick_options if quick else self.options)
+
+    def action_times(self, opts: dict) -> dict[str, float]:
+        if self.shape != "steady":
+            return {}
+        return {"fault": opts["steady-before"], "after": opts["steady-before"] + opts["steady-fault"]}
+
+
+# -- admin calls ------------------------------------------------------------------------------
+def orders_url(sut) -> str:
+    return sut.url if sut.name == "monolith" else sut.cluster.processes["orders"].url
+
+
+def recover_checkouts(sut) -> dict | None:
+    """Ask the deployment to undo unfinished checkouts (workers that died mid-way). None if the
+    deployment has no such endpoint."""
+    req = urllib.request.Request(f"{orders_url(sut)}/admin/checkouts/recover", method="POST", data=b"{}",
+                                 headers={"X-Admin-Token": sut.env["SHOP_ADMIN_TOKEN"],
+                                          "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as err:
+        if err.code == 404:
+            return None
+        raise
+
+
+def settle_and_audit(sut, data_dir, kind: str, wait_s: float) -> dict:
+    """After the load: faults off, everything up, unfinished checkouts undone, then the audit."""
+    from loadtests import audit
+    notes = []
+    try:
+        sut.clear_faults()
+    except OSError as err:
+        notes.append(f"could not clear faults: {err}")
+    deadline = time.monotonic() + wait_s
+    recovered = None
+    while True:
+        try:
+            recovered = recover_checkouts(sut)
+        except OSError as err:
+            notes.append(f"recovery call failed: {err}")
+        result = audit.audit(audit.databases(kind, data_dir))
+        if result["ok"] or time.monotonic() > deadline or recovered is None:
+            break
+        time.sleep(1)  # an unfinished checkout younger than the recovery threshold: wait for it
+    result["recovery"] = recovered
+    result["notes"] = notes
+    return result
+
+
+# -- reading numbers out of runs ----------------------------------------------------------------
+def _median(values):
+    values = [v for v in values if isinstance(v, (int, float))]
+    return statistics.median(values) if values else None
+
+
+def phase_stats(run: dict, names: list[str], phase: str) -> dict:
+    """Requests, failures, error % and p95 (the worst endpoint's) of some endpoints in a phase."""
+    eps = [run.get("endpoints", {}).get(n, {}).get(phase) for n in names]
+    eps = [e for e in eps if e]
+    requests = sum(e["requests"] for e in eps)
+    failures = sum(e["failures"] for e in eps)
+    p95s = [e["p95_ms"] for e in eps if e.get("p95_ms") is not None]
+    weighted = (sum(e["p95_ms"] * e["requests"] for e in eps if e.get("p95_ms") is not None) / requests
+                if requests else None)
+    return {"requests": requests, "failures": failures,
+            "error_pct": round(100 * failures / requests, 2) if requests else 0.0,
+            "p95_ms": round(weighted, 1) if weighted is not None else None,
+            "worst_p95_ms": max(p95s) if p95s else None}
+
+
+def recovery_seconds(run: dict, name: str, after_start: float) -> float | None:
+    """Seconds from the end of the fault until `name` succeeds with no failure for
+    RECOVERY_RUN_S seconds in a row (None: not within the run)."""
+    rows = run.get("endpoint_seconds", {}).get(name) or []
+    start = int(after_start)
+    for t in range(start, len(rows) - RECOVERY_RUN_S + 1):
+        window = rows[t:t + RECOVERY_RUN_S]
+        if all(ok > 0 and failed == 0 for ok, failed in window):
+            return float(t - start)
+    return None
+
+
+def fault_start(run: dict) -> float | None:
+    return next((p["start"] for p in run.get("phases", []) if p["name"] == "fault"), None)
+
+
+def fault_end(run: dict) -> float | None:
+    return next((p["end"] for p in run.get("phases", []) if p["name"] == "fault"), None)
+
+
+def verdict(claim: str, measure: str, values: dict[str, float | None], kind: str, lower_is_better: bool = True,
+            abs_noise: float = 0.0, note: str = "", none_is_worst: bool = False) -> dict:
+    """Which deployment did better on one number: the other one by more than NOISE (relative)
+    and abs_noise (absolute), else 'neither (within noise)'. With none_is_worst, a missing
+    number (e.g. never recovered) loses to any number."""
+    mono, micro = values.get("monolith"), values.get("microservices")
+    better = "-"
+    if none_is_worst and (mono is None) != (micro is None) and "monolith" in values and "microservices" in values:
+        better = "monolith" if micro is None else "microservices"
+    elif mono is not None and micro is not None:
+        lo, hi = sorted([mono, micro])
+        diff = hi - lo
+        if diff <= abs_noise or (lo > 0 and diff / lo < NOISE) or (lo == hi):
+            better = "neither (within noise)"
+        elif lower_is_better:
+            better = "monolith" if mono < micro else "microservices"
+        else:
+            better = "monolith" if mono > micro else "microservices"
+    return {"claim": claim, "measure": measure, "kind": kind,
+            "values": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in values.items()},
+            "better": better, "note": note}
+
+
+def _per_target(runs: dict, read) -> dict:
+    return {t: _median([read(r) for r in rs]) for t, rs in runs.items()}
+
+
+# -- the verdicts of each scenario --------------------------------------------------------------
+def spike_verdicts(runs: dict, claim="absorbs a 10x traffic spike") -> list[dict]:
+    return [
+        verdict(claim, "p95 latency during the spike (ms)",
+                _per_target(runs, lambda r: r["totals"].get("spike", {}).get("p95_ms")), "ms", abs_noise=5),
+        verdict(claim, "errors during the spike (%)",
+                _per_target(runs, lambda r: r["totals"].get("spike", {}).get("error_pct")), "pct", abs_noise=0.5),
+        verdict(claim, "seconds to recover after the spike",
+                _per_target(runs, lambda r: r.get("recovery_s")), "s", abs_noise=2, none_is_worst=True),
+        verdict(claim, "CPU ms per request (the whole deployment)",
+                _per_target(runs, lambda r: r.get("resources", {}).get("cpu_ms_per_request")), "number"),
+        verdict(claim, "peak memory, all processes (MB)",
+                _per_target(runs, lambda r: r.get("resources", {}).get("peak_rss_mb")), "mb"),
+    ]
+
+
+def scaled_verdicts(runs: dict) -> list[dict]:
+    return spike_verdicts(runs, claim=f"only the hot service needs to scale ({BUDGET} workers each)")
+
+
+def slow_payment_verdicts(runs: dict) -> list[dict]:
+    claim = "a slow part does not slow the rest"
+    during = _per_target(runs, lambda r: phase_stats(r, BROWSE, "fault")["p95_ms"])
+    before = _per_target(runs, lambda r: phase_stats(r, BROWSE, "before")["p95_ms"])
+    growth = {t: (during[t] / before[t] if during[t] is not None and before[t] else None) for t in runs}
+    return [
+        verdict(claim, "browsing p95 while payment is slow (ms)", during, "ms", abs_noise=5,
+                note="before: " + ", ".join(f"{t} {fmt_value(v, 'ms')} ms" for t, v in before.items())),
+        verdict(claim, "browsing p95, slow / before (x)", growth, "number", abs_noise=0.2),
+        verdict(claim, "browsing errors while payment is slow (%)",
+                _per_target(runs, lambda r: phase_stats(r, BROWSE, "fault")["error_pct"]), "pct", abs_noise=0.5),
+        verdict(claim, "orders placed per second while payment is slow",
+                _per_target(runs, lambda r: r["endpoints"].get(CHECKOUT, {}).get("fault", {}).get("rps")),
+                "rate", lower_is_better=False, abs_noise=0.2),
+    ]
+
+
+def billing_down_verdicts(runs: dict) -> list[dict]:
+    claim = "one failing part does not take the app down"
+    others = [n for n, needs in NEEDS.items() if "billing" not in needs]
+    return [
+        verdict(claim, "errors on requests that do not need billing, while it is down (%)",
+                _per_target(runs, lambda r: phase_stats(r, others, "fault")["error_pct"]), "pct", abs_noise=0.5),
+        verdict(claim, "browsing p95 while billing is down (ms)",
+                _per_target(runs, lambda r: phase_stats(r, BROWSE, "fault")["p95_ms"]), "ms", abs_noise=5),
+        verdict(claim, "checkout errors while billing is down (%)",
+                _per_target(runs, lambda r: phase_stats(r, [CHECKOUT], "fault")["error_pct"]), "pct", abs_noise=0.5),
+        verdict(claim, "seconds until checkout works again after billing is back",
+                _per_target(runs, lambda r: recovery_seconds(r, CHECKOUT, fault_end(r) or 0)), "s", abs_noise=2,
+                none_is_worst=True, note="no number: not within the run"),
+    ]
+
+
+def redeploy_verdicts(runs: dict) -> list[dict]:
+    claim = f"one part can be redeployed without disturbing the rest ({REDEPLOYED_SERVICE})"
+    others = [n for n, needs in NEEDS.items() if REDEPLOYED_SERVICE not in needs]
+    mine = [n for n, needs in NEEDS.items() if REDEPLOYED_SERVICE in needs]
+    return [
+        verdict(claim, f"errors on requests that do not need {REDEPLOYED_SERVICE}, during the redeploy (%)",
+                _per_target(runs, lambda r: phase_stats(r, others, "fault")["error_pct"]), "pct", abs_noise=0.5),
+        verdict(claim, f"worst p95 of requests that do not need {REDEPLOYED_SERVICE}, during it (ms)",
+                _per_target(runs, lambda r: phase_stats(r, others, "fault")["worst_p95_ms"]), "ms", abs_noise=10),
+        verdict(claim, f"errors on requests that need {REDEPLOYED_SERVICE}, during it (%)",
+                _per_target(runs, lambda r: phase_stats(r, mine, "fault")["error_pct"]), "pct", abs_noise=0.5),
+        verdict(claim, "seconds the restarted process was not serving",
+                _per_target(runs, lambda r: next((e.get("result") for e in r.get("events", [])
+                                                  if e["label"].startswith("restart")), None)), "s", abs_noise=0.5),
+    ]
+
+
+# -- the scenarios ----------------------------------------------------------------------------
+def _restart(process):
+    return lambda sut: round(sut.restart(process), 2)
+
+
+SCENARIOS = {
+    "spike": Scenario("spike", "microservices absorb a traffic spike better", "spike", SPIKE, SPIKE_QUICK,
+                      verdicts=spike_verdicts),
+    "spike-scaled": Scenario(
+        "spike-scaled", "only the hot function (browsing) needs to scale in a spike", "spike", SPIKE, SPIKE_QUICK,
+        env={"monolith": {"MONOLITH_WORKERS": str(BUDGET)}, "microservices": dict(SCALED_MICRO)},
+        verdicts=scaled_verdicts),
+    "slow-payment": Scenario(
+        "slow-payment", "a slow dependency (the payment provider) does not slow browsing", "steady",
+        STEADY, STEADY_QUICK,
+        actions={t: [Action("fault", f"payment provider latency {PAYMENT_LATENCY_MS} ms",
+                            lambda sut: sut.set_faults(payment_latency_ms=PAYMENT_LATENCY_MS)),
+                     Action("after", "payment provider back to normal", lambda sut: sut.clear_faults())]
+                 for t in ("monolith", "microservices")},
+        verdicts=slow_payment_verdicts),
+    "billing-down": Scenario(
+        "billing-down", "one failing part does not take the app down", "steady", STEADY, STEADY_QUICK,
+        actions={"monolith": [Action("fault", "billing code path crashes its worker",
+                                     lambda sut: sut.set_faults(billing_crash=True)),
+                              Action("after", "billing code path fixed", lambda sut: sut.set_faults(billing_crash=False))],
+                 "microservices": [Action("fault", "billing service killed", lambda sut: sut.stop_process("billing", kill=True)),
+                                   Action("after", "billing service started", lambda sut: sut.start_process("billing"))]},
+        verdicts=billing_down_verdicts),
+    "redeploy": Scenario(
+        "redeploy", "parts can be deployed independently", "steady", STEADY, STEADY_QUICK,
+        actions={"monolith": [Action("fault", "restart monolith (graceful)", _restart("monolith"))],
+                 "microservices": [Action("fault", f"restart {REDEPLOYED_SERVICE} (graceful)",
+                                          _restart(REDEPLOYED_SERVICE))]},
+        verdicts=redeploy_verdicts),
+}
+
+
+# -- the report's section -----------------------------------------------------------------------
+def verdict_table(verdicts: list[dict]) -> str:
+    rows = []
+    for v in verdicts:
+        cells = "".join(f'<td class="num">{esc(fmt_value(v["values"].get(t), v["kind"]))}</td>'
+                        for t in ("monolith", "microservices"))
+        note = f'<span class="spread">{esc(v["note"])}</span>' if v.get("note") else ""
+        rows.append(f"<tr><th scope=\"row\">{esc(v['measure'])}{note}</th>{cells}<td>{esc(v['better'])}</td></tr>")
+    return ('<table class="verdicts"><thead><tr><th>measured</th><th>monolith</th><th>microservices</th>'
+            f"<th>better</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def section(scenario: Scenario, verdicts: list[dict], runs: dict) -> str:
+    parts = [f'<div class="box"><h2>Verdict: {esc(scenario.claim)}</h2>',
+             f"<p>Scenario <b>{esc(scenario.name)}</b>. With repeats, each number is the median. "
+             f"'Better' needs a difference of more than {NOISE:.0%} (and more than the measure's "
+             "own noise floor); otherwise it is called within noise.</p>", verdict_table(verdicts)]
+    events = []
+    for target, rs in runs.items():
+        for i, r in enumerate(rs, 1):
+            for e in r.get("events", []):
+                result = f" → {e['result']}" if e.get("result") not in (None, "") else ""
+                error = f" (failed: {e['error']})" if e.get("error") else ""
+                events.append(f"{target} run {i}: at {e['t']:.1f} s, {e['label']}{result}{error}")
+    if events:
+        parts.append("<h3>What was done, when</h3><ul>" + "".join(f"<li>{esc(e)}</li>" for e in events) + "</ul>")
+    audits = []
+    for target, rs in runs.items():
+        for i, r in enumerate(rs, 1):
+            a = r.get("audit")
+            if not a:
+                continue
+            state = "consistent: nothing lost or doubled" if a["ok"] else f"{len(a['findings'])} finding(s)"
+            audits.append(f"{target} run {i}: {a['orders']} orders, {a['charges']} charges "
+                          f"({a['refunded']} refunded): {state}"
+                          + "".join(f"; {f}" for f in a["findings"][:5]))
+    if audits:
+        parts.append("<h3>Audit of the books after the run</h3><ul>"
+                     + "".join(f"<li>{esc(a)}</li>" for a in audits) + "</ul>")
+    parts.append("</div>")
+    return "".join(parts)
