@@ -52,21 +52,29 @@ def _cart(config, db, tokens):
 
 
 def _orders(config, db, tokens):
-    from shop.orders.api import create_blueprint
+    from shop.orders.api import create_admin_blueprint, create_blueprint
     from shop.orders.checkout import Checkout
     from shop.orders.store import OrderStore
     store = OrderStore(db)
     store.create_schema()
+
+    def ports():
+        return dict(cart=CartClient(_client(config, "cart", "orders")),
+                    catalog=CatalogClient(_client(config, "catalog", "orders")),
+                    tax=TaxClient(_client(config, "tax", "orders")),
+                    shipping=ShippingClient(_client(config, "shipping", "orders")),
+                    billing=BillingClient(_client(config, "billing", "orders")))
+    # Checkouts a previous run left unfinished. This runs once, in gunicorn's master (--preload),
+    # with clients of its own that are dropped before the workers fork (no pooled connection
+    # is shared by two processes); a service that is not up yet only defers it to the workers,
+    # which recover every few seconds as they go.
+    Checkout(store, **ports(), atomic=False, recover_after=config.checkout_recover_after).recover()
     checkout = Checkout(
-        store,
-        cart=CartClient(_client(config, "cart", "orders")),
-        catalog=CatalogClient(_client(config, "catalog", "orders")),
-        tax=TaxClient(_client(config, "tax", "orders")),
-        shipping=ShippingClient(_client(config, "shipping", "orders")),
-        billing=BillingClient(_client(config, "billing", "orders")),
+        store, **ports(),
         atomic=False,  # separate databases: a saga with compensations
-        gather=Gather(max_workers=2 * config.services["orders"].threads))
-    return [create_blueprint(checkout)]
+        gather=Gather(max_workers=2 * config.services["orders"].threads),
+        recover_after=config.checkout_recover_after)
+    return [create_blueprint(checkout), create_admin_blueprint(checkout, config.admin_token)]
 
 
 def _billing(config, db, tokens):

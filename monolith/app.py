@@ -20,6 +20,7 @@ from shop.cart.store import CartStore
 from shop.catalog.api import create_blueprint as catalog_api
 from shop.catalog.service import CatalogService
 from shop.catalog.store import CatalogStore
+from shop.orders.api import create_admin_blueprint as orders_admin
 from shop.orders.api import create_blueprint as orders_api
 from shop.orders.checkout import Checkout
 from shop.orders.store import OrderStore
@@ -48,16 +49,20 @@ def create_app(config: Config | None = None) -> Flask:
     billing = BillingService(charges, FaultyProvider(SimulatedProvider(), faults))
     shipping = ShippingService()
     checkout = Checkout(orders, cart=cart, catalog=catalog, tax=TaxService(), shipping=shipping,
-                        billing=billing, atomic=True)
+                        billing=billing, atomic=True, recover_after=config.checkout_recover_after)
     catalog.seed()
     if config.seed_shoppers:
         accounts.seed()
+    # Checkouts a previous run left unfinished (a worker died mid-way). This runs once, in
+    # gunicorn's master (--preload); the workers then recover every few seconds as they go.
+    checkout.recover()
     db.close()  # gunicorn forks workers after this; each opens its own connection
 
     app = create_base_app("monolith", tokens)
     for blueprint in (accounts_api(accounts), catalog_api(catalog), cart_api(cart),
                       shipping_api(shipping), orders_api(checkout),
-                      create_admin_blueprint(faults, config.admin_token)):
+                      create_admin_blueprint(faults, config.admin_token),
+                      orders_admin(checkout, config.admin_token)):
         app.register_blueprint(blueprint)
 
     @app.get("/healthz")

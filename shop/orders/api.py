@@ -9,6 +9,7 @@ from shop import inputs
 from shop.errors import InvalidRequest
 from shop.orders.checkout import Checkout
 from shop.web import params
+from shop.web.admin import require_admin
 from shop.web.app import current_user_id, requires_auth
 
 _KEY = re.compile(r"[\x21-\x7e]{1,128}")
@@ -66,5 +67,22 @@ def create_blueprint(checkout: Checkout) -> Blueprint:
     @requires_auth
     def cancel(order_id: int):
         return jsonify(checkout.cancel(current_user_id(), order_id))
+
+    return bp
+
+
+def create_admin_blueprint(checkout: Checkout, admin_token: str | None) -> Blueprint:
+    """``POST /admin/checkouts/recover``: undo the unfinished checkouts older than the
+    deployable's SHOP_CHECKOUT_RECOVER_AFTER_MS now, and say what was done. On the monolith's
+    port and the orders service's; the gateway does not route it (it is not public)."""
+    bp = Blueprint("orders_admin", __name__)
+
+    @bp.before_request
+    def _admin_only():
+        require_admin(admin_token)
+
+    @bp.post("/admin/checkouts/recover")
+    def recover():
+        return jsonify(checkout.recover())
 
     return bp

@@ -1,4 +1,11 @@
-"""Orders and idempotency keys. An order keeps a copy of what was bought, at the price paid."""
+"""Orders, idempotency keys and the checkout journal. An order keeps a copy of what was
+bought, at the price paid.
+
+The journal (``checkouts``) holds one row per checkout in flight: written before the checkout
+has any effect outside this database (a reservation, a charge), deleted by a compare-and-set
+in the same transaction that records the order. A row that stays is a checkout that did not
+finish (its worker died, or undoing it failed): recovery undoes what it may have left behind.
+"""
 import datetime as dt
 import json
 import sqlite3
@@ -24,6 +31,17 @@ CREATE TABLE IF NOT EXISTS orders (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS orders_by_user ON orders(user_id, id);
+-- 'open': the checkout is running (or died); 'aborting': it failed, or recovery took it over,
+-- and what it did is being undone. A finished checkout (order recorded, or everything undone)
+-- has no row.
+CREATE TABLE IF NOT EXISTS checkouts (
+    checkout_key TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    idempotency_key TEXT,
+    status TEXT NOT NULL CHECK (status IN ('open', 'aborting')),
+    started_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS checkouts_by_age ON checkouts(started_at);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     user_id INTEGER NOT NULL,
     key TEXT NOT NULL,
@@ -109,6 +127,50 @@ class OrderStore:
         self.db.execute("UPDATE idempotency_keys SET order_id = ? WHERE user_id = ? AND key = ?",
                         (order_id, user_id, key))
 
-    def drop_key(self, user_id: int, key: str) -> None:
-        self.db.execute("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND order_id IS NULL",
-                        (user_id, key))
+    def drop_key(self, user_id: int, key: str, checkout_key: str | None = None) -> None:
+        """Forget a key whose attempt failed. With ``checkout_key`` (the attempt that claimed
+        it), not if another checkout in flight holds the key now: once the failed attempt had
+        dropped it, the shopper may have retried with the same key."""
+        if checkout_key is None:
+            self.db.execute("DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND order_id IS NULL",
+                            (user_id, key))
+            return
+        self.db.execute(
+            "DELETE FROM idempotency_keys WHERE user_id = ? AND key = ? AND order_id IS NULL AND NOT EXISTS "
+            "(SELECT 1 FROM checkouts WHERE user_id = ? AND idempotency_key = ? AND checkout_key != ?)",
+            (user_id, key, user_id, key, checkout_key))
+
+    # The checkout journal ------------------------------------------------------------------
+    def open_checkout(self, checkout_key: str, user_id: int, idempotency_key: str | None,
+                      started_at: float) -> None:
+        self.db.execute("INSERT INTO checkouts (checkout_key, user_id, idempotency_key, status, started_at) "
+                        "VALUES (?, ?, ?, 'open', ?)", (checkout_key, user_id, idempotency_key, started_at))
+
+    def finish_checkout(self, checkout_key: str) -> bool:
+        """The compare-and-set a checkout wins to record its order: False if recovery (or its
+        own failure path) took the checkout over first."""
+        cur = self.db.execute("DELETE FROM checkouts WHERE checkout_key = ? AND status = 'open'", (checkout_key,))
+        return cur.rowcount == 1
+
+    def abort_checkout(self, checkout_key: str) -> bool:
+        """The compare-and-set that takes a checkout over to undo it: False if it finished
+        (or was taken over) first. An 'aborting' row can no longer be finished."""
+        cur = self.db.execute("UPDATE checkouts SET status = 'aborting' WHERE checkout_key = ? AND status = 'open'",
+                              (checkout_key,))
+        return cur.rowcount == 1
+
+    def forget_checkout(self, checkout_key: str) -> None:
+        """Everything the checkout did is undone."""
+        self.db.execute("DELETE FROM checkouts WHERE checkout_key = ?", (checkout_key,))
+
+    def checkout(self, checkout_key: str):
+        return self.db.query_one("SELECT * FROM checkouts WHERE checkout_key = ?", (checkout_key,))
+
+    def unfinished(self, started_before: float | None = None) -> list:
+        """Journal rows, oldest first (only those started before ``started_before`` if given)."""
+        if started_before is None:
+            return self.db.query("SELECT * FROM checkouts ORDER BY started_at")
+        return self.db.query("SELECT * FROM checkouts WHERE started_at < ? ORDER BY started_at", (started_before,))
+
+    def count_unfinished(self) -> int:
+        return self.db.query_one("SELECT COUNT(*) FROM checkouts")[0]

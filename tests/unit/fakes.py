@@ -5,10 +5,10 @@ Every fake records its calls twice: in its own ``calls`` list as ``(method, *arg
 both what one port saw and in what order the ports were used.
 
 The fakes keep the ports' promises (all-or-nothing reservations by key, idempotent release,
-one charge per key, harmless double refund), so a test failure points at the code under test,
-not at the fake. Failures are injected with plain attributes (``decline``, ``unavailable``...).
+one charge per key, harmless double refund, a void that refuses a later charge under its
+key), so a test failure points at the code under test, not at the fake. Failures are injected with plain attributes (``decline``, ``unavailable``...).
 """
-from shop.errors import NotFound, OutOfStock, PaymentDeclined, ServiceUnavailable
+from shop.errors import Conflict, NotFound, OutOfStock, PaymentDeclined, ServiceUnavailable
 
 
 def product(pid: int, name: str, price_cents: int, *, stock: int = 10, weight_grams: int = 100,
@@ -150,6 +150,8 @@ class FakeBilling(_Recording):
         self.decline = False
         #: charge DOES charge and then raises ServiceUnavailable: a timeout after the fact
         self.charge_then_unavailable = False
+        #: keys voided before any charge was made under them: a late charge is refused
+        self.voided: set[str] = set()
         self._next_id = 100
 
     def by_key(self, key: str) -> dict | None:
@@ -162,6 +164,8 @@ class FakeBilling(_Recording):
         self._record("charge", key, user_id, amount_cents, card)
         existing = self.by_key(key)
         if existing is None:
+            if key in self.voided:
+                raise Conflict("This checkout was called off; the card was not charged.")
             if self.decline:
                 raise PaymentDeclined("The card was declined: card declined by the issuer.")
             self._next_id += 1
@@ -184,7 +188,9 @@ class FakeBilling(_Recording):
     def void(self, key: str) -> None:
         self._record("void", key)
         c = self.by_key(key)
-        if c is not None:
+        if c is None:
+            self.voided.add(key)   # like billing: a charge that arrives later is refused
+        else:
             c["status"] = "refunded"
 
     @staticmethod
@@ -219,3 +225,30 @@ class Spy:
 def methods(journal: list, port: str | None = None) -> list[str]:
     """``port.method`` names from a journal, in order (optionally for one port only)."""
     return [f"{e[0]}.{e[1]}" for e in journal if port is None or e[0] == port]
+
+
+class FakeClock:
+    """Seconds, moved on by hand: ``clock.now += 61``."""
+
+    def __init__(self, now: float = 1_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Deferred:
+    """A ``background`` for Checkout that runs nothing until told: ``run()`` runs what was
+    handed to it, in the test's own thread."""
+
+    def __init__(self):
+        self.pending: list = []
+
+    def __call__(self, work) -> None:
+        self.pending.append(work)
+
+    def run(self) -> int:
+        work, self.pending = self.pending, []
+        for w in work:
+            w()
+        return len(work)

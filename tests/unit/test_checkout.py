@@ -19,8 +19,8 @@ from shop.errors import (CartEmpty, Conflict, InvalidRequest, NotFound, OutOfSto
 from shop.orders.checkout import Checkout
 from shop.orders.store import OrderStore
 from shop.web.db import Database
-from tests.unit.fakes import (FakeBilling, FakeCart, FakeCatalog, FakeShipping, FakeTax, Spy, methods,
-                              product)
+from tests.unit.fakes import (Deferred, FakeBilling, FakeCart, FakeCatalog, FakeClock, FakeShipping, FakeTax,
+                              Spy, methods, product)
 
 USER, OTHER = 7, 8
 ADDRESS = {"name": "Ada Lovelace", "line1": "1 Main St", "city": "Portland", "region": "OR",
@@ -31,6 +31,7 @@ OTHER_CARD = {"card_number": "5555555555554444", "exp_month": 1, "exp_year": 209
 MUG = product(1, "Mug", 1250, stock=5, weight_grams=300)
 TEE = product(2, "Tee", 2000, stock=3, weight_grams=200)
 COMPENSATIONS = {"catalog.release", "billing.refund", "billing.void"}
+RECOVER_AFTER = 60.0
 
 
 # -- saga (atomic=False) over fakes ------------------------------------------------------------
@@ -45,8 +46,10 @@ class Saga:
         self.db = Database(":memory:")
         self.store = OrderStore(self.db)
         self.store.create_schema()
+        self.clock, self.background = FakeClock(), Deferred()
         self.checkout = Checkout(self.store, cart=self.cart, catalog=self.catalog, tax=self.tax,
-                                 shipping=self.shipping, billing=self.billing, atomic=False)
+                                 shipping=self.shipping, billing=self.billing, atomic=False,
+                                 recover_after=RECOVER_AFTER, clock=self.clock, background=self.background)
 
     def fill_cart(self, user=USER):
         self.cart.put(user, 1, 2)   # 2 x 1250, 600 g
@@ -370,9 +373,11 @@ class Monolith:
         self.catalog = Spy("catalog", self.catalog_service, self.journal)
         self.cart = Spy("cart", self.cart_service, self.journal)
         self.billing = Spy("billing", self.billing_service, self.journal)
+        self.clock, self.background = FakeClock(), Deferred()
         self.checkout = Checkout(self.store, cart=self.cart, catalog=self.catalog,
                                  tax=FakeTax(self.journal), shipping=FakeShipping(self.journal),
-                                 billing=self.billing, atomic=True)
+                                 billing=self.billing, atomic=True,
+                                 recover_after=RECOVER_AFTER, clock=self.clock, background=self.background)
         self.cart_service.set_quantity(USER, 1, 2)
         self.cart_service.set_quantity(USER, 2, 1)
 
@@ -384,7 +389,8 @@ class Monolith:
                 "cart": [tuple(r) for r in q("SELECT user_id, product_id, quantity FROM cart_items ORDER BY seq")],
                 "charges": [tuple(r) for r in q("SELECT * FROM charges")],
                 "orders": [tuple(r) for r in q("SELECT * FROM orders")],
-                "keys": [tuple(r) for r in q("SELECT * FROM idempotency_keys")]}
+                "keys": [tuple(r) for r in q("SELECT * FROM idempotency_keys")],
+                "journal": [tuple(r) for r in q("SELECT * FROM checkouts")]}
 
     def place(self, key=None, card=CARD):
         return self.checkout.place(USER, dict(ADDRESS), "standard", dict(card), key)
@@ -419,58 +425,102 @@ def test_atomic_cancel(mono):
         mono.checkout.cancel(USER, order["id"])
 
 
+def test_atomic_the_provider_is_called_outside_any_transaction(mono):
+    # The monolith's one database has one write lock: held across a slow payment provider, it
+    # would make every other write in the shop wait behind each checkout.
+    seen = []
+    real_charge = mono.provider.charge
+
+    def charge(card, amount_cents):
+        seen.append((mono.db.in_transaction(), mono.db.connection().in_transaction))
+        real_charge(card, amount_cents)
+    mono.provider.charge = charge
+    order, _ = mono.place(key="k")
+    assert seen == [(False, False)]
+    # ... and yet the stock was already held while the card was charged
+    steps = methods(mono.journal)
+    assert steps.index("catalog.reserve") < steps.index("billing.charge") < steps.index("cart.clear")
+
+
+def test_atomic_local_steps_share_two_transactions(mono, monkeypatch):
+    begins = []
+    real = mono.db.transaction
+
+    def counting():
+        if not mono.db.in_transaction():
+            begins.append([e[1] for e in mono.journal])
+        return real()
+    monkeypatch.setattr(mono.db, "transaction", counting)
+    mono.place(key="k")
+    # one before the charge (key, journal, reservation: the reserve joins it), billing's own
+    # two around its provider call, one after (order, key, cart: the clear joins it)
+    assert len(begins) == 4
+    assert mono.store.unfinished() == []
+
+
 @pytest.mark.parametrize("card_number, reason", [("4000000000000002", "card declined"),
                                                  ("4000000000009995", "insufficient funds")])
-def test_atomic_decline_rolls_everything_back_without_compensation(mono, card_number, reason):
+def test_atomic_decline_gives_the_stock_back_and_leaves_no_trace(mono, card_number, reason):
     before = mono.snapshot()
 
     with pytest.raises(PaymentDeclined) as err:
         mono.place(key="k", card={**CARD, "card_number": card_number})
 
     assert reason in err.value.message
-    assert mono.snapshot() == before
+    after = mono.snapshot()
+    # The reservation was committed before the provider was called, so it is released now
+    # (a 'released' row, holding nothing); everything else is as before.
+    assert [r[2] for r in after.pop("reservations")] == ["released"]
+    before.pop("reservations")
+    assert after == before
     assert before["keys"] == [] and before["orders"] == [] and before["charges"] == []
     assert mono.db.in_transaction() is False
+    assert mono.store.unfinished() == []
     steps = methods(mono.journal)
-    assert "catalog.reserve" in steps and "billing.charge" in steps   # it did get that far
-    assert not COMPENSATIONS & set(steps)
+    assert "billing.void" not in steps and "billing.refund" not in steps   # nothing was charged
     # the key was not kept: the same key now places an order
     order, created = mono.place(key="k")
     assert created and order["status"] == "paid"
 
 
-def test_atomic_billing_unavailable_rolls_back_and_only_voids_at_the_provider(mono):
-    # The provider's outcome is unknown (it may have charged), so the void by key still runs:
-    # it is the one effect outside the database. Stock is left to the rollback.
+def test_atomic_billing_unavailable_voids_and_releases(mono):
+    # The provider's outcome is unknown (it may have charged), so the charge is voided by key.
     before = mono.snapshot()
     mono.provider.fail = ServiceUnavailable("payment provider", "did not answer in time")
     with pytest.raises(ServiceUnavailable):
         mono.place(key="k")
-    assert mono.snapshot() == before
-    steps = set(methods(mono.journal))
-    assert "billing.void" in steps
-    assert "catalog.release" not in steps and "billing.refund" not in steps
+    after = mono.snapshot()
+    assert after["products"] == before["products"] and after["cart"] == before["cart"]
+    assert after["orders"] == after["keys"] == after["charges"] == []
+    steps = methods(mono.journal)
+    assert steps.index("billing.void") < steps.index("catalog.release")
+    assert mono.store.unfinished() == []
 
 
 def test_atomic_out_of_stock_on_a_later_line_rolls_back_the_earlier_ones(mono):
     mono.cart_service.store.set_quantity(USER, 2, 4)   # only 3 Tees; Mug (line 1) is taken first
     before = mono.snapshot()
     with pytest.raises(OutOfStock):
-        mono.place()
-    assert mono.snapshot() == before
+        mono.place(key="k")
+    assert mono.snapshot() == before                   # key, journal and stock in one rollback
+    assert mono.store.unfinished() == []
     assert mono.provider.charged == []
 
 
 def test_atomic_failure_after_the_provider_charged_takes_no_money(mono):
-    # Everything after the provider call (store the order, clear the cart) is rolled back by
-    # the transaction, but the provider is a third party outside it: its charge must be undone,
-    # or the customer pays for an order that does not exist.
+    # The order's transaction (store the order, clear the cart) rolls back, but the charge was
+    # committed before it: it must be refunded, or the customer pays for an order that does
+    # not exist.
     before = mono.snapshot()
     mono.cart.fail["clear"] = RuntimeError("disk I/O error")
     with pytest.raises(RuntimeError):
-        mono.place()
-    assert mono.snapshot() == before
-    assert len(mono.provider.refunded) == len(mono.provider.charged)
+        mono.place(key="k")
+    after = mono.snapshot()
+    assert after["products"] == before["products"] and after["cart"] == before["cart"]
+    assert after["orders"] == after["keys"] == []
+    assert [c[5] for c in after["charges"]] == ["refunded"]
+    assert len(mono.provider.refunded) == len(mono.provider.charged) == 1
+    assert mono.store.unfinished() == []
 
 
 def test_replayed_looks_up_a_finished_order_only(saga):
@@ -492,3 +542,288 @@ def test_a_key_still_in_progress_is_conflict_not_a_second_charge(saga):
         saga.place(key="idem-6")
     assert saga.billing.calls == [] and saga.catalog.called("reserve") == []
     assert saga.store.order_for_key(USER, "idem-6") == (True, None)   # not dropped by the loser
+
+
+# -- the checkout journal, its compare-and-set, and recovery -----------------------------------
+class WorkerDied(BaseException):
+    """Stands for os._exit / SIGKILL: together with a disabled ``_abort`` (the failure path that
+    a dead process never reaches), it leaves exactly what a dead worker leaves."""
+
+
+def die_at(checkout, monkeypatch):
+    monkeypatch.setattr(checkout, "_abort", lambda *args: None)
+
+
+def test_the_journal_entry_is_written_before_any_external_effect_and_closed_with_the_order(saga):
+    saga.fill_cart()
+    seen = {}
+
+    def reserve(key, lines, real=saga.catalog.reserve):
+        seen["at reserve"] = dict(saga.store.checkout(key))
+        return real(key, lines)
+
+    def charge(key, *args, real=saga.billing.charge):
+        seen["at charge"] = dict(saga.store.checkout(key))
+        return real(key, *args)
+    saga.catalog.reserve, saga.billing.charge = reserve, charge
+
+    order, _ = saga.place(key="idem-j")
+
+    for entry in seen.values():
+        assert (entry["status"], entry["user_id"], entry["idempotency_key"]) == ("open", USER, "idem-j")
+        assert entry["started_at"] == saga.clock.now
+    assert set(seen) == {"at reserve", "at charge"}
+    assert saga.store.unfinished() == []   # closed: the order is recorded
+    assert saga.store.get(USER, order["id"])["checkout_key"] == seen["at charge"]["checkout_key"]
+
+
+def test_the_journal_cas_lets_one_side_win():
+    db = Database(":memory:")
+    store = OrderStore(db)
+    store.create_schema()
+    store.open_checkout("a", USER, None, 1.0)
+    store.open_checkout("b", USER, None, 1.0)
+    assert store.finish_checkout("a") is True      # the checkout records its order first...
+    assert store.abort_checkout("a") is False      # ...so recovery cannot take it over
+    assert store.abort_checkout("b") is True       # recovery first...
+    assert store.finish_checkout("b") is False     # ...so the late checkout cannot finish
+    assert store.abort_checkout("b") is False      # and a second taker does not "win" again
+    assert [r["checkout_key"] for r in store.unfinished()] == ["b"]
+    db.close()
+
+
+def test_recovery_undoes_a_checkout_whose_worker_died_once_it_is_old_enough(saga, monkeypatch):
+    saga.fill_cart()
+    charge = saga.billing.charge
+
+    def charge_then_die(*args):
+        charge(*args)
+        raise WorkerDied()
+    saga.billing.charge = charge_then_die
+    die_at(saga.checkout, monkeypatch)
+    with pytest.raises(WorkerDied):
+        saga.place(key="idem-d")
+    key = saga.reserve_keys()[0]
+
+    # What a dead worker leaves: stock held, money taken, no order, the key "in progress".
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (3, 2)
+    assert len(saga.billing.captured()) == 1 and saga.order_count() == 0
+    with pytest.raises(Conflict):
+        saga.place(key="idem-d")
+
+    saga.clock.now += RECOVER_AFTER - 1            # not yet: it may still be running
+    report = saga.checkout.recover()
+    assert report["recovered"] == [] and report["unfinished"] == 1
+    assert saga.billing.called("void") == []
+
+    saga.clock.now += 2
+    report = saga.checkout.recover()
+    assert [r["checkout_key"] for r in report["recovered"]] == [key]
+    assert report["failed"] == [] and report["unfinished"] == 0
+    assert saga.billing.called("void") == [(key,)]
+    assert saga.catalog.called("release") == [(key,)]
+    assert saga.billing.captured() == []
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
+    assert saga.store.order_for_key(USER, "idem-d") == (False, None)
+    assert saga.store.unfinished() == []
+    # the shopper can try again with the same key
+    monkeypatch.undo()
+    saga.billing.charge = charge
+    order, created = saga.place(key="idem-d")
+    assert created and order["status"] == "paid"
+    assert saga.checkout.recover()["recovered"] == []   # nothing twice
+
+
+@pytest.mark.parametrize("recovery_done", [True, False], ids=["recovery-done", "recovery-half-way"])
+def test_a_checkout_that_finishes_after_recovery_took_it_over_records_no_order(saga, recovery_done):
+    # The checkout is slow: by the time the charge is back, recovery has taken it over (and
+    # voided the charge, or not yet: billing did not answer it). The compare-and-set in the
+    # order's transaction must make the checkout lose either way.
+    saga.fill_cart()
+    charge = saga.billing.charge
+    reports = []
+
+    def slow_charge(*args):
+        result = charge(*args)
+        saga.clock.now += RECOVER_AFTER + 1
+        saga.billing.unavailable = set() if recovery_done else {"void"}
+        reports.append(saga.checkout.recover())
+        saga.billing.unavailable = set()
+        return result
+    saga.billing.charge = slow_charge
+
+    with pytest.raises(ServiceUnavailable) as err:
+        saga.place(key="idem-s")
+
+    assert "called off" in err.value.message and "not charged" in err.value.message
+    assert len(reports[0]["recovered" if recovery_done else "failed"]) == 1
+    assert saga.order_count() == 0
+    if not recovery_done:
+        assert [e["status"] for e in saga.store.unfinished()] == ["aborting"]
+        assert saga.checkout.recover()["unfinished"] == 0     # the next recovery finishes it
+    assert saga.billing.captured() == [] and len(saga.billing.charges) == 1   # voided = refunded
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
+    assert saga.store.order_for_key(USER, "idem-s") == (False, None)
+    assert saga.store.unfinished() == []
+    assert saga.cart.carts[USER] == [(1, 2), (2, 1)]
+
+
+def test_a_checkout_recovered_before_its_charge_is_never_charged(saga):
+    saga.fill_cart()
+    reserve = saga.catalog.reserve
+
+    def slow_reserve(*args):
+        reserve(*args)
+        saga.clock.now += RECOVER_AFTER + 1
+        saga.checkout.recover()
+    saga.catalog.reserve = slow_reserve
+    with pytest.raises(ServiceUnavailable):
+        saga.place()
+    assert saga.billing.charges == {} and saga.order_count() == 0
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
+    assert saga.store.unfinished() == []
+
+
+def test_recovery_loses_to_a_checkout_that_finished_first(saga):
+    saga.fill_cart()
+    order, _ = saga.place()
+    saga.clock.now += RECOVER_AFTER * 10
+    assert saga.checkout.recover()["recovered"] == []
+    assert saga.billing.called("void") == [] and saga.catalog.called("release") == []
+    assert saga.checkout.order(USER, order["id"])["payment"]["status"] == "captured"
+
+
+def test_a_compensation_that_fails_is_finished_by_a_later_recovery(saga, monkeypatch):
+    # Storing the order fails, and billing is down when the charge is to be refunded: the
+    # checkout cannot undo itself, so its journal entry stays ('aborting') for recovery.
+    saga.fill_cart()
+    monkeypatch.setattr(saga.store, "add", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk full")))
+    saga.billing.unavailable = {"refund", "void"}
+    with pytest.raises(RuntimeError):
+        saga.place(key="idem-c")
+    [entry] = saga.store.unfinished()
+    assert entry["status"] == "aborting"           # the order's CAS was rolled back with it
+    assert len(saga.billing.captured()) == 1
+    assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)   # the stock did go back
+    assert saga.store.order_for_key(USER, "idem-c") == (False, None)  # and the key was dropped
+
+    saga.clock.now += RECOVER_AFTER + 1
+    report = saga.checkout.recover()                 # billing still down: tried, left
+    assert report["recovered"] == [] and report["unfinished"] == 1
+    assert [f["checkout_key"] for f in report["failed"]] == [entry["checkout_key"]]
+    assert "billing" in report["failed"][0]["error"]
+
+    saga.billing.unavailable = set()
+    report = saga.checkout.recover()
+    assert [r["checkout_key"] for r in report["recovered"]] == [entry["checkout_key"]]
+    assert saga.billing.captured() == [] and saga.store.unfinished() == []
+
+
+def test_recovery_stops_at_a_dependency_that_is_down_and_carries_on_later(saga, monkeypatch):
+    die_at(saga.checkout, monkeypatch)
+    saga.billing.charge_then_unavailable = True
+    for _ in range(3):
+        saga.cart.put(USER, 1, 1)
+        with pytest.raises(ServiceUnavailable):
+            saga.place()
+    saga.billing.charge_then_unavailable = False
+    saga.clock.now += RECOVER_AFTER + 1
+    saga.billing.unavailable = {"void"}
+    report = saga.checkout.recover()
+    assert len(report["failed"]) == 1 and report["unfinished"] == 3   # one try, not three timeouts
+    saga.billing.unavailable = set()
+    report = saga.checkout.recover()
+    assert len(report["recovered"]) == 3 and report["unfinished"] == 0
+    assert saga.billing.captured() == [] and saga.catalog.stock(1) == 5
+
+
+def test_recovery_of_an_old_attempt_keeps_a_retry_s_idempotency_key(saga):
+    # Attempt A failed and dropped its key, but could not void its charge (billing down): it
+    # waits in the journal. The shopper retries with the same key (attempt B); recovering A
+    # while B is in flight must not drop B's claim on the key.
+    saga.fill_cart()
+    saga.billing.charge_then_unavailable = True
+    saga.billing.unavailable = {"void"}
+    with pytest.raises(ServiceUnavailable):
+        saga.place(key="same")
+    assert saga.store.order_for_key(USER, "same") == (False, None)
+    saga.billing.charge_then_unavailable = False
+    saga.billing.unavailable = set()
+
+    saga.clock.now += RECOVER_AFTER + 1
+    charge = saga.billing.charge
+    reports = []
+
+    def charge_while_recovering(*args):
+        reports.append(saga.checkout.recover())    # A is due, B (just started) is not
+        return charge(*args)
+    saga.billing.charge = charge_while_recovering
+    order, created = saga.place(key="same")
+
+    assert created and len(reports[0]["recovered"]) == 1
+    assert saga.store.order_for_key(USER, "same") == (True, order["id"])
+    assert saga.checkout.replayed(USER, "same") == order
+
+
+def test_opportunistic_recovery_runs_in_the_background_at_most_every_few_seconds(saga, monkeypatch):
+    die_at(saga.checkout, monkeypatch)
+    saga.billing.charge_then_unavailable = True
+    saga.cart.put(USER, 1, 1)
+    with pytest.raises(ServiceUnavailable):
+        saga.place()                                  # a dead checkout
+    saga.billing.charge_then_unavailable = False
+    monkeypatch.undo()
+    saga.cart.carts.clear()
+    assert saga.background.pending == []              # the first seconds: nothing scheduled
+
+    saga.clock.now += RECOVER_AFTER + 1
+    for _ in range(2):
+        saga.cart.put(USER, 2, 1)
+        saga.place()
+    assert saga.background.run() == 1                 # two checkouts, one recovery
+    assert saga.store.unfinished() == [] and saga.catalog.stock(1) == 5
+
+    saga.clock.now += saga.checkout.recover_every
+    saga.cart.put(USER, 2, 1)
+    saga.place()
+    assert saga.background.run() == 1
+
+
+def test_atomic_recovery_after_a_worker_died_mid_checkout(mono, monkeypatch):
+    # The monolith's billing_crash: the worker dies after the charge, before the order's
+    # transaction commits. Stock and key were committed before the provider was called.
+    before = mono.snapshot()
+    die_at(mono.checkout, monkeypatch)
+    mono.cart.fail["clear"] = WorkerDied()
+    with pytest.raises(WorkerDied):
+        mono.place(key="k")
+    [entry] = mono.store.unfinished()
+    assert entry["status"] == "open" and mono.snapshot()["orders"] == []
+    assert mono.snapshot()["products"] == [(1, 3), (2, 2)]
+
+    mono.clock.now += RECOVER_AFTER + 1
+    report = mono.checkout.recover()
+    assert [r["checkout_key"] for r in report["recovered"]] == [entry["checkout_key"]]
+    after = mono.snapshot()
+    assert after["products"] == before["products"] and after["cart"] == before["cart"]
+    assert after["orders"] == after["keys"] == after["journal"] == []
+    assert [c[5] for c in after["charges"]] == ["refunded"]
+    assert mono.provider.refunded == [(1, mono.provider.charged[0])]
+
+
+def test_atomic_recovery_of_a_charge_still_pending_refuses_it(mono, monkeypatch):
+    # The worker died while the provider was being asked: billing's claim is 'pending' and
+    # no charge exists. Recovery voids the key: the charge can never be made under it.
+    die_at(mono.checkout, monkeypatch)
+    monkeypatch.setattr(mono.billing_service.store, "drop_claim", lambda key: None)  # died before this
+    mono.provider.fail = WorkerDied()
+    with pytest.raises(WorkerDied):
+        mono.place()
+    [entry] = mono.store.unfinished()
+    mono.clock.now += RECOVER_AFTER + 1
+    assert len(mono.checkout.recover()["recovered"]) == 1
+    assert mono.billing_service.store.claim(entry["checkout_key"]) == "voided"
+    assert mono.snapshot()["products"] == [(1, 5), (2, 3)]
+    mono.provider.fail = None
+    with pytest.raises(Conflict):
+        mono.billing_service.charge(entry["checkout_key"], USER, 100, dict(CARD))
