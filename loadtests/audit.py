@@ -8,7 +8,13 @@ the microservices' separate ones alike:
 2. every charge belongs to an order, or was refunded (a compensated checkout);
 3. every order holds its stock reservation (cancelled ones released theirs), and no
    reservation holds stock without an order: a leak a failed saga would leave;
-4. each product's stock equals the seed minus what reservations hold (sold, not returned).
+4. each product's stock equals the seed minus what reservations hold (sold, not returned);
+5. no idempotency key is stuck "in progress" without a checkout in flight, and no checkout is
+   both recorded as an order and still in the checkout journal (its compare-and-set failed).
+
+A checkout still in the journal (its worker died, or undoing it failed, and recovery has not
+run yet: ``POST /admin/checkouts/recover``) is not a finding: what it holds (a reservation, a
+charge, an idempotency key) is reported apart, as unfinished, and recovery will undo it.
 
     python -m loadtests.audit monolith|microservices [--data-dir DIR]     (exit code 1 on a finding)
 """
@@ -16,6 +22,7 @@ import argparse
 import json
 import sqlite3
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -38,8 +45,33 @@ def databases(deployment: str, data: Path) -> dict[str, sqlite3.Connection]:
     return {name: _connect(data / "microservices" / f"{name}.db") for name in ("orders", "billing", "catalog")}
 
 
+def _journal(conn: sqlite3.Connection) -> dict[str, dict]:
+    """The checkouts in flight (a database from before the journal has none)."""
+    try:
+        return {r["checkout_key"]: dict(r) for r in conn.execute("SELECT * FROM checkouts")}
+    except sqlite3.OperationalError:
+        return {}
+
+
 def audit(dbs: dict[str, sqlite3.Connection]) -> dict:
+    # One read snapshot per database (the monolith's one database: one snapshot for all), and
+    # the journal read first: a checkout that finishes meanwhile is seen in flight or as an
+    # order, never as neither.
+    connections = list({id(c): c for c in dbs.values()}.values())
+    for conn in connections:
+        conn.execute("BEGIN")
+    try:
+        return _audit(dbs)
+    finally:
+        for conn in connections:
+            conn.execute("COMMIT")
+
+
+def _audit(dbs: dict[str, sqlite3.Connection]) -> dict:
+    journal = _journal(dbs["orders"])
     orders = [dict(r) for r in dbs["orders"].execute("SELECT * FROM orders")]
+    pending_keys = [dict(r) for r in dbs["orders"].execute(
+        "SELECT user_id, key FROM idempotency_keys WHERE order_id IS NULL")]
     charges = {r["id"]: dict(r) for r in dbs["billing"].execute("SELECT * FROM charges")}
     reservations = {r["key"]: (r["status"], json.loads(r["lines"]))
                     for r in dbs["catalog"].execute("SELECT key, status, lines FROM reservations")}
@@ -66,12 +98,33 @@ def audit(dbs: dict[str, sqlite3.Connection]) -> dict:
                             f"{held[0] if held else 'missing'}, not {want_held}")
 
     order_keys = {o["checkout_key"] for o in orders}
+    now = time.time()
+    unfinished = {key: {"checkout_key": key, "status": entry["status"], "user_id": entry["user_id"],
+                        "age_seconds": round(now - entry["started_at"], 1), "holds": []}
+                  for key, entry in journal.items()}
+    for key in sorted(order_keys & set(journal)):
+        findings.append(f"checkout {key} is both an order and still in the checkout journal")
     for charge in charges.values():
         if charge["key"] not in order_keys and charge["status"] != "refunded":
-            findings.append(f"charge {charge['id']} ({charge['amount_cents']} cents) has no order and was not refunded")
+            if charge["key"] in unfinished:
+                unfinished[charge["key"]]["holds"].append(f"charge {charge['id']} ({charge['amount_cents']} cents)")
+            else:
+                findings.append(f"charge {charge['id']} ({charge['amount_cents']} cents) has no order and was not refunded")
     for key, (status, lines) in reservations.items():
         if status == "reserved" and key not in order_keys:
-            findings.append(f"reservation {key} holds {sum(q for _, q in lines)} items without an order")
+            if key in unfinished:
+                unfinished[key]["holds"].append(f"reservation of {sum(q for _, q in lines)} items")
+            else:
+                findings.append(f"reservation {key} holds {sum(q for _, q in lines)} items without an order")
+    in_flight = {(e["user_id"], e["idempotency_key"]): key for key, e in journal.items()
+                 if e["idempotency_key"] is not None}
+    for k in pending_keys:
+        owner = in_flight.get((k["user_id"], k["key"]))
+        if owner is None:
+            findings.append(f"idempotency key {k['key']!r} of user {k['user_id']} is stuck in progress "
+                            "with no checkout in flight")
+        else:
+            unfinished[owner]["holds"].append(f"idempotency key {k['key']!r}")
 
     held = Counter()
     for status, lines in reservations.values():
@@ -87,7 +140,8 @@ def audit(dbs: dict[str, sqlite3.Connection]) -> dict:
 
     return {"orders": len(orders), "cancelled": sum(o["status"] == "cancelled" for o in orders),
             "charges": len(charges), "refunded": sum(c["status"] == "refunded" for c in charges.values()),
-            "reservations": len(reservations), "findings": findings, "ok": not findings}
+            "reservations": len(reservations), "findings": findings, "ok": not findings,
+            "unfinished": sorted(unfinished.values(), key=lambda u: -u["age_seconds"])}
 
 
 def main(argv=None) -> int:
@@ -103,6 +157,10 @@ def main(argv=None) -> int:
     else:
         print(f"{args.deployment}: {result['orders']} orders ({result['cancelled']} cancelled), "
               f"{result['charges']} charges ({result['refunded']} refunded), {result['reservations']} reservations")
+        for u in result["unfinished"]:
+            holds = ", ".join(u["holds"]) or "nothing yet"
+            print(f"  UNFINISHED: checkout {u['checkout_key']} ({u['status']}, {u['age_seconds']:.0f} s old) "
+                  f"holds {holds}; recovery will undo it")
         for finding in result["findings"]:
             print(f"  FINDING: {finding}")
         print("  consistent: nothing lost or doubled" if result["ok"] else f"  {len(result['findings'])} finding(s)")
