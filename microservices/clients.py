@@ -1,7 +1,9 @@
 """HTTP adapters: the same ports as the in-process services (``shop/ports.py``), over the network.
 
 Each method is one internal call to one service's internal (or public) API. Every call here
-is safe to repeat: reads are reads, and writes carry a key the service deduplicates on."""
+is safe to repeat, and says why with ``idempotent=True`` (the client retries it after a
+refused or reset connection): reads are reads, and writes carry a key or an id the service
+deduplicates on. A new call must decide; a POST left unmarked is never retried."""
 from microservices.http import ServiceClient
 
 
@@ -12,15 +14,19 @@ class CatalogClient:
     def products_by_id(self, ids: list[int]) -> dict[int, dict]:
         if not ids:
             return {}
-        found = self.http.call("POST", "/internal/products/lookup", json_body={"ids": list(ids)})
+        # A read sent as POST (the ids may not fit in a URL).
+        found = self.http.call("POST", "/internal/products/lookup", json_body={"ids": list(ids)},
+                               idempotent=True)
         return {p["id"]: p for p in found["products"]}
 
     def reserve(self, key: str, lines: list[tuple[int, int]]) -> None:
+        # By key: a key already reserved (or already released) takes no stock again.
         self.http.call("POST", "/internal/reservations",
-                       json_body={"key": key, "lines": [list(x) for x in lines]})
+                       json_body={"key": key, "lines": [list(x) for x in lines]}, idempotent=True)
 
     def release(self, key: str) -> None:
-        self.http.call("POST", "/internal/reservations/release", json_body={"key": key})
+        # By key: a released key is not released twice.
+        self.http.call("POST", "/internal/reservations/release", json_body={"key": key}, idempotent=True)
 
 
 class CartClient:
@@ -28,11 +34,14 @@ class CartClient:
         self.http = http
 
     def lines(self, user_id: int) -> list[tuple[int, int]]:
-        return [tuple(x) for x in self.http.call("GET", f"/internal/carts/{user_id}/lines")["lines"]]
+        return [tuple(x) for x in self.http.call("GET", f"/internal/carts/{user_id}/lines",
+                                                 idempotent=True)["lines"]]
 
     def clear(self, user_id: int, product_ids: list[int] | None = None) -> None:
+        # By nature: removing lines that are already gone changes nothing.
         self.http.call("POST", f"/internal/carts/{user_id}/clear",
-                       json_body={} if product_ids is None else {"product_ids": list(product_ids)})
+                       json_body={} if product_ids is None else {"product_ids": list(product_ids)},
+                       idempotent=True)
 
 
 class TaxClient:
@@ -41,7 +50,8 @@ class TaxClient:
 
     def tax_cents(self, subtotal_cents: int, country: str, region: str | None) -> int:
         return self.http.call("GET", "/internal/tax", query={
-            "subtotal_cents": subtotal_cents, "country": country, "region": region})["tax_cents"]
+            "subtotal_cents": subtotal_cents, "country": country, "region": region},
+            idempotent=True)["tax_cents"]
 
 
 class ShippingClient:
@@ -50,7 +60,8 @@ class ShippingClient:
 
     def options(self, country: str, weight_grams: int) -> list[dict]:
         return self.http.call("GET", "/api/shipping/options",
-                              query={"country": country, "weight_grams": weight_grams})["options"]
+                              query={"country": country, "weight_grams": weight_grams},
+                              idempotent=True)["options"]
 
 
 class BillingClient:
@@ -58,11 +69,17 @@ class BillingClient:
         self.http = http
 
     def charge(self, key: str, user_id: int, amount_cents: int, card: dict) -> dict:
+        # By key: a key already charged returns that charge; one still being charged answers
+        # 409 (the checkout then voids the key). A provider failure is a 503 service_unavailable,
+        # which is never retried (see http.upstream_failed): the card is not tried again.
         return self.http.call("POST", "/internal/charges", json_body={
-            "key": key, "user_id": user_id, "amount_cents": amount_cents, "payment": card})
+            "key": key, "user_id": user_id, "amount_cents": amount_cents, "payment": card},
+            idempotent=True)
 
     def refund(self, charge_id: int) -> dict:
-        return self.http.call("POST", f"/internal/charges/{charge_id}/refund")
+        # By id: a charge already refunded is not refunded again.
+        return self.http.call("POST", f"/internal/charges/{charge_id}/refund", idempotent=True)
 
     def void(self, key: str) -> None:
-        self.http.call("POST", "/internal/charges/void", json_body={"key": key})
+        # By key: voiding refunds the key's charge once, or marks the key so that it is never made.
+        self.http.call("POST", "/internal/charges/void", json_body={"key": key}, idempotent=True)

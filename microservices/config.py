@@ -29,6 +29,49 @@ class Process:
 
 
 @dataclass(frozen=True)
+class Resilience:
+    """How an internal call survives a failing upstream (microservices/http.py). Every field
+    has an environment variable (``from_env``), so a run with and without each can be compared."""
+    retries: int = 2                  # SHOP_CALL_RETRIES: extra attempts of a call safe to repeat
+    backoff: float = 0.025            # SHOP_RETRY_BACKOFF_MS: first wait; doubles, with jitter
+    retry_timeouts: bool = False      # SHOP_RETRY_TIMEOUTS: a timed-out call may still be running
+    retry_budget: float = 0.2         # SHOP_RETRY_BUDGET: retry tokens earned per first attempt
+    retry_budget_cap: float = 10.0    # SHOP_RETRY_BUDGET_CAP: the most that can be saved (a burst)
+    breaker: bool = True              # SHOP_BREAKER: 0 turns the circuit breaker off
+    breaker_failures: int = 5         # SHOP_BREAKER_FAILURES: consecutive failed calls that open it
+    breaker_open: float = 1.0         # SHOP_BREAKER_OPEN_MS: fail fast this long, then probe
+    # SHOP_CONN_MAX_AGE_MS (0 = forever): a pooled connection older than this is closed when
+    # given back, so that workers added to a service live (gunicorn TTIN) get connections too.
+    conn_max_age: float = 5.0
+
+    @classmethod
+    def from_env(cls, env=None) -> "Resilience":
+        budget = env_str("SHOP_RETRY_BUDGET", "0.2", env)
+        cap = env_str("SHOP_RETRY_BUDGET_CAP", "10", env)
+        return cls(
+            retries=env_int("SHOP_CALL_RETRIES", 2, env, minimum=0),
+            backoff=env_int("SHOP_RETRY_BACKOFF_MS", 25, env, minimum=0) / 1000,
+            retry_timeouts=env_bool("SHOP_RETRY_TIMEOUTS", False, env),
+            retry_budget=_env_number("SHOP_RETRY_BUDGET", budget),
+            retry_budget_cap=_env_number("SHOP_RETRY_BUDGET_CAP", cap),
+            breaker=env_bool("SHOP_BREAKER", True, env),
+            breaker_failures=env_int("SHOP_BREAKER_FAILURES", 5, env, minimum=1),
+            breaker_open=env_int("SHOP_BREAKER_OPEN_MS", 1000, env, minimum=1) / 1000,
+            conn_max_age=env_int("SHOP_CONN_MAX_AGE_MS", 5000, env, minimum=0) / 1000,
+        )
+
+
+def _env_number(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"configuration error: {name}={raw!r} is not a number") from None
+    if not value >= 0:
+        raise SystemExit(f"configuration error: {name} must be at least 0, got {raw}")
+    return value
+
+
+@dataclass(frozen=True)
 class Config:
     services: dict[str, Process] = field(default_factory=dict)
     gateway: Process | None = None
@@ -46,6 +89,7 @@ class Config:
     # The gateway waits longer than any service does: a checkout makes up to 8 calls in a row,
     # each bounded by call_timeout, and must not be reported failed while it may still succeed.
     gateway_timeout: float = 60.0
+    resilience: Resilience = field(default_factory=Resilience)
 
     def database(self, service: str) -> Path:
         return self.data_dir / "microservices" / f"{service}.db"
@@ -89,4 +133,5 @@ class Config:
             connect_timeout=env_int("SHOP_CONNECT_TIMEOUT_MS", 1000, env, minimum=1) / 1000,
             call_timeout=env_int("SHOP_CALL_TIMEOUT_MS", 5000, env, minimum=1) / 1000,
             gateway_timeout=env_int("GATEWAY_CALL_TIMEOUT_MS", 60000, env, minimum=1) / 1000,
+            resilience=Resilience.from_env(env),
         )

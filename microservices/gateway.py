@@ -70,6 +70,12 @@ def json_bytes(obj) -> bytes:
     return (json.dumps(obj, sort_keys=True, separators=(",", ":")) + "\n").encode()
 
 
+def is_repeatable(method: str, headers: dict) -> bool:
+    """May the gateway send this public request twice? HTTP's idempotent methods, and a POST
+    that carries an Idempotency-Key; never a POST without one (it may have been acted on)."""
+    return method in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE") or "Idempotency-Key" in headers
+
+
 def _status(code: int) -> str:
     return f"{code} {HTTP_STATUS_CODES.get(code, 'UNKNOWN').upper()}"
 
@@ -84,7 +90,7 @@ class Gateway:
         pool = config.gateway.threads if config.gateway.worker_class == "gthread" else 256
         self.upstreams = {name: ServiceClient(name, url, connect_timeout=config.connect_timeout,
                                               call_timeout=config.gateway_timeout, pool_size=pool,
-                                              caller="gateway")
+                                              caller="gateway", resilience=config.resilience)
                           for name, url in config.urls.items()}
         self.health_pool = ThreadPoolExecutor(max_workers=len(self.upstreams), thread_name_prefix="health")
 
@@ -172,10 +178,13 @@ class Gateway:
                 headers[name] = environ[key]
         path = environ.get("RAW_URI") or quote(environ.get("PATH_INFO", "/")) + (
             "?" + environ["QUERY_STRING"] if environ.get("QUERY_STRING") else "")
-        # A request the service may already have acted on is not sent twice.
-        repeatable = method in ("GET", "HEAD", "OPTIONS", "PUT", "DELETE") or "Idempotency-Key" in headers
+        # A request the service may already have acted on is not sent twice (neither on a
+        # fresh connection nor by the retry policy) unless it is idempotent: by its method, or
+        # by the shopper's Idempotency-Key (the orders service replays the first answer).
+        repeatable = is_repeatable(method, headers)
         upstream = self.upstreams[service].request_raw(method, path, body=body, headers=headers,
-                                                       operation=environ["shop.route"], retry_stale=repeatable)
+                                                       operation=environ["shop.route"], retry_stale=repeatable,
+                                                       idempotent=repeatable)
         back = {name: upstream.headers[name] for name in _PASSED_BACK if upstream.headers.get(name)}
         back.setdefault("Content-Type", "application/json")
         if method == "HEAD" and upstream.headers.get("Content-Length"):

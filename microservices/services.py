@@ -15,7 +15,7 @@ from shop.web.tokens import TokenSigner
 def _client(config: Config, name: str, caller: str) -> ServiceClient:
     return ServiceClient(name, config.urls[name], connect_timeout=config.connect_timeout,
                          call_timeout=config.call_timeout, pool_size=config.services[caller].threads,
-                         caller=caller)
+                         caller=caller, resilience=config.resilience)
 
 
 def _accounts(config, db, tokens):

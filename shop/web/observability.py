@@ -30,6 +30,19 @@ CALLS = Counter("shop_internal_calls_total", "Calls from one service to another,
                 ["caller", "callee", "operation", "via", "outcome"])
 CALL_SECONDS = Histogram("shop_internal_call_duration_seconds", "Time of a call to another service",
                          ["caller", "callee", "operation", "via"], buckets=_BUCKETS)
+# Resilience (microservices/http.py). A call's outcome above is one of ok, error (a 5xx
+# answer), timeout, unavailable (refused, reset), short_circuit (failed fast: circuit open).
+# Each extra attempt of a call is counted here, by what went wrong with the one before
+# (refused, reset, stale, 503, timeout); each retry NOT made, by why (budget, breaker).
+RETRIES = Counter("shop_internal_retries_total", "Extra attempts of internal calls, by what failed before",
+                  ["caller", "callee", "operation", "reason"])
+RETRIES_SKIPPED = Counter("shop_internal_retries_skipped_total",
+                          "Retries not made: the retry budget was spent or the circuit was open",
+                          ["caller", "callee", "operation", "why"])
+CIRCUIT_OPENED = Counter("shop_circuit_opened_total", "Times a circuit breaker opened (or re-opened "
+                         "after a failed probe)", ["caller", "callee"])
+CIRCUIT_CLOSED = Counter("shop_circuit_closed_total", "Times a circuit breaker closed again (a probe "
+                         "succeeded)", ["caller", "callee"])
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 route_var: contextvars.ContextVar[str] = contextvars.ContextVar("route", default="-")
@@ -41,6 +54,7 @@ route_var: contextvars.ContextVar[str] = contextvars.ContextVar("route", default
 # looked up once and kept. A plain dict is safe here: at worst two threads both look one up.
 _request_children: dict[tuple, tuple] = {}
 _call_children: dict[tuple, tuple] = {}
+_counter_children: dict[tuple, object] = {}
 
 
 def record_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
@@ -62,6 +76,26 @@ def record_call(caller: str, callee: str, operation: str, outcome: str, seconds:
                                           CALL_SECONDS.labels(caller, callee, operation, via))
     children[0].inc()
     children[1].observe(seconds)
+
+
+def _count(counter: Counter, *labels: str) -> None:
+    key = (counter, labels)
+    child = _counter_children.get(key)
+    if child is None:
+        child = _counter_children[key] = counter.labels(*labels)
+    child.inc()
+
+
+def record_retry(caller: str, callee: str, operation: str, reason: str) -> None:
+    _count(RETRIES, caller, callee, operation, reason)
+
+
+def record_retry_skipped(caller: str, callee: str, operation: str, why: str) -> None:
+    _count(RETRIES_SKIPPED, caller, callee, operation, why)
+
+
+def record_circuit(caller: str, callee: str, opened: bool) -> None:
+    _count(CIRCUIT_OPENED if opened else CIRCUIT_CLOSED, caller, callee)
 
 
 def metrics_payload() -> tuple[bytes, str]:
