@@ -187,14 +187,15 @@ class _Failed(Exception):
 class ServiceClient:
     def __init__(self, name: str, base_url: str, *, connect_timeout: float, call_timeout: float,
                  pool_size: int = 16, caller: str = "-", resilience: Resilience | None = None,
-                 clock=time.monotonic, sleep=time.sleep, rng=random.random):
+                 clock=time.monotonic, sleep=None, rng=random.random):
         self.name = name
         self.caller = caller
         self.policy = resilience or Resilience()
         self.breaker = (CircuitBreaker(self.policy.breaker_failures, self.policy.breaker_open, clock)
                         if self.policy.breaker else None)
         self.budget = RetryBudget(self.policy.retry_budget, self.policy.retry_budget_cap)
-        self.clock, self.sleep, self.rng = clock, sleep, rng
+        # time.sleep looked up at each call: under gevent it must be the patched one.
+        self.clock, self.sleep, self.rng = clock, sleep or (lambda seconds: time.sleep(seconds)), rng
         parts = urlsplit(base_url)
         self.host, self.port = parts.hostname, parts.port or 80
         self.connect_timeout, self.call_timeout = connect_timeout, call_timeout
