@@ -112,6 +112,8 @@ class CircuitBreaker:
 
     def succeeded(self, ticket: str) -> bool:
         """True if this closed the circuit (the probe succeeded)."""
+        if ticket == CALL and not self.failures:  # the hot path takes no lock
+            return False
         with self._lock:
             self.failures = 0
             if ticket == PROBE:
