@@ -25,11 +25,15 @@ import uuid
 from contextlib import nullcontext
 
 from shop.errors import CartEmpty, Conflict, InvalidRequest, NotFound, PaymentDeclined, ServiceUnavailable
+from shop.orders import owners
 from shop.orders.store import OrderStore, order_dict
 from shop.ports import BillingPort, CartPort, CatalogPort, ShippingPort, TaxPort
 from shop.pricing import priced_lines
 
 log = logging.getLogger(__name__)
+
+
+DEAD_OWNER_EVERY = 1.0  # seconds: a dead process's checkouts that cannot be undone yet are retried this often
 
 
 def _in_a_thread(work) -> None:
@@ -40,7 +44,7 @@ class Checkout:
     def __init__(self, store: OrderStore, *, cart: CartPort, catalog: CatalogPort, tax: TaxPort,
                  shipping: ShippingPort, billing: BillingPort, atomic: bool, gather=None,
                  recover_after: float = 60.0, recover_every: float = 5.0, clock=time.time,
-                 background=None):
+                 background=None, owner=owners.this_process, owner_alive=owners.alive):
         self.store = store
         self.cart = cart
         self.catalog = catalog
@@ -56,7 +60,11 @@ class Checkout:
         self.recover_every = recover_every
         self.clock = clock
         self.background = background or _in_a_thread
+        # Who runs a checkout, and whether they still do: a checkout whose process died is
+        # recovered at once, not after recover_after (shop/orders/owners.py).
+        self.owner, self.owner_alive = owner, owner_alive
         self._last_recovery = clock()  # startup recovery is the bootstrap's to run
+        self._last_dead_owner_run = float("-inf")
         self._schedule_lock = threading.Lock()
         self._recovery_lock = threading.Lock()
 
@@ -120,7 +128,7 @@ class Checkout:
         with self.store.db.transaction():
             if idempotency_key is not None and not self.store.claim_key(user_id, idempotency_key):
                 return self._replay(user_id, idempotency_key), False
-            self.store.open_checkout(checkout_key, user_id, idempotency_key, self.clock())
+            self.store.open_checkout(checkout_key, user_id, idempotency_key, self.clock(), self.owner())
             if self.atomic:
                 # Any failure here rolls back the key, the journal entry and the stock together.
                 q = self._price(user_id, address, option_id)
@@ -210,7 +218,8 @@ class Checkout:
     # -- recovery -------------------------------------------------------------------------
     def recover(self, older_than: float | None = None, *, wait: bool = True) -> dict | None:
         """Undo every checkout still in the journal that started more than ``older_than``
-        seconds ago (default: ``recover_after``): its worker died, or undoing it failed.
+        seconds ago (default: ``recover_after``), or whose process is known to be dead: its
+        worker died, or undoing it failed.
 
         Each step is idempotent and a failure leaves the entry for the next recovery: void the
         charge by key (one still being made refunds itself when it completes), release the
@@ -225,7 +234,11 @@ class Checkout:
             after = self.recover_after if older_than is None else older_than
             now = self.clock()
             report = {"recover_after_seconds": after, "recovered": [], "failed": [], "finished_meanwhile": 0}
-            for row in self.store.unfinished(started_before=now - after):
+            me = self.owner()
+            dead = {o for o in self.store.owners() if o != me and self.owner_alive(o) is False}
+            for row in self.store.unfinished():
+                if row["started_at"] >= now - after and row["owner"] not in dead:
+                    continue  # it may still be running
                 checkout_key = row["checkout_key"]
                 if row["status"] == "open" and not self.store.abort_checkout(checkout_key):
                     report["finished_meanwhile"] += 1  # or its own failure path is undoing it
@@ -259,15 +272,29 @@ class Checkout:
                 self.store.forget_checkout(checkout_key)
 
     def _maybe_recover(self) -> None:
-        """Opportunistic recovery, at most every ``recover_every`` seconds per process, in the
-        background: a checkout request pays one clock read for it."""
+        """Opportunistic recovery, from checkout requests: at most every ``recover_every``
+        seconds per process, and (at most every second) as soon as a checkout's process is
+        seen dead, which costs one read of the small journal per checkout. In the background,
+        except in the monolith after a process died: there it is local and quick, and done
+        before this checkout starts, so that the stock the dead one held is back at once."""
         now = self.clock()
-        if now - self._last_recovery < self.recover_every:
-            return
+        run = None
         with self._schedule_lock:
-            if now - self._last_recovery < self.recover_every:
+            if now - self._last_recovery >= self.recover_every:
+                self._last_recovery = run = now
+        if run is None:
+            if now - self._last_dead_owner_run < DEAD_OWNER_EVERY:
                 return
-            self._last_recovery = now
+            me = self.owner()
+            if not any(o != me and self.owner_alive(o) is False for o in self.store.owners()):
+                return
+            with self._schedule_lock:
+                if now - self._last_dead_owner_run < DEAD_OWNER_EVERY:
+                    return
+                self._last_dead_owner_run = now
+            if self.atomic:
+                self._recover_quietly()
+                return
         self.background(self._recover_quietly)
 
     def _recover_quietly(self) -> None:

@@ -39,7 +39,8 @@ CREATE TABLE IF NOT EXISTS checkouts (
     user_id INTEGER NOT NULL,
     idempotency_key TEXT,
     status TEXT NOT NULL CHECK (status IN ('open', 'aborting')),
-    started_at REAL NOT NULL
+    started_at REAL NOT NULL,
+    owner TEXT  -- the process running it (shop/orders/owners.py), so a dead one is seen at once
 );
 CREATE INDEX IF NOT EXISTS checkouts_by_age ON checkouts(started_at);
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -78,6 +79,9 @@ class OrderStore:
 
     def create_schema(self) -> None:
         self.db.executescript(SCHEMA)
+        columns = {r["name"] for r in self.db.query("PRAGMA table_info(checkouts)")}
+        if "owner" not in columns:  # a journal from before owners were recorded
+            self.db.execute("ALTER TABLE checkouts ADD COLUMN owner TEXT")
 
     def add(self, user_id: int, quote: dict, address: dict, charge: dict, checkout_key: str) -> int:
         cur = self.db.execute(
@@ -142,9 +146,9 @@ class OrderStore:
 
     # The checkout journal ------------------------------------------------------------------
     def open_checkout(self, checkout_key: str, user_id: int, idempotency_key: str | None,
-                      started_at: float) -> None:
-        self.db.execute("INSERT INTO checkouts (checkout_key, user_id, idempotency_key, status, started_at) "
-                        "VALUES (?, ?, ?, 'open', ?)", (checkout_key, user_id, idempotency_key, started_at))
+                      started_at: float, owner: str | None = None) -> None:
+        self.db.execute("INSERT INTO checkouts (checkout_key, user_id, idempotency_key, status, started_at, owner) "
+                        "VALUES (?, ?, ?, 'open', ?, ?)", (checkout_key, user_id, idempotency_key, started_at, owner))
 
     def finish_checkout(self, checkout_key: str) -> bool:
         """The compare-and-set a checkout wins to record its order: False if recovery (or its
@@ -165,6 +169,10 @@ class OrderStore:
 
     def checkout(self, checkout_key: str):
         return self.db.query_one("SELECT * FROM checkouts WHERE checkout_key = ?", (checkout_key,))
+
+    def owners(self) -> set[str]:
+        """The processes running the checkouts in flight (a small table: only those in flight)."""
+        return {r[0] for r in self.db.query("SELECT DISTINCT owner FROM checkouts WHERE owner IS NOT NULL")}
 
     def unfinished(self, started_before: float | None = None) -> list:
         """Journal rows, oldest first (only those started before ``started_before`` if given)."""

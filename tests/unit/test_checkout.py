@@ -395,6 +395,9 @@ class Monolith:
     def place(self, key=None, card=CARD):
         return self.checkout.place(USER, dict(ADDRESS), "standard", dict(card), key)
 
+    def place_for(self, user, key=None):
+        return self.checkout.place(user, dict(ADDRESS), "standard", dict(CARD), key)
+
 
 @pytest.fixture
 def mono():
@@ -827,3 +830,82 @@ def test_atomic_recovery_of_a_charge_still_pending_refuses_it(mono, monkeypatch)
     mono.provider.fail = None
     with pytest.raises(Conflict):
         mono.billing_service.charge(entry["checkout_key"], USER, 100, dict(CARD))
+
+
+class Processes:
+    """Fake owners: checkouts run by ``me``; ``dead`` ones are known to be gone."""
+
+    def __init__(self):
+        self.me, self.dead = "host/1/1", set()
+
+    def owner(self) -> str:
+        return self.me
+
+    def alive(self, owner):
+        return owner not in self.dead
+
+
+def with_processes(side) -> Processes:
+    procs = Processes()
+    side.checkout.owner, side.checkout.owner_alive = procs.owner, procs.alive
+    return procs
+
+
+def test_a_checkout_whose_process_died_is_recovered_at_once(saga, monkeypatch):
+    procs = with_processes(saga)
+    die_at(saga.checkout, monkeypatch)
+    saga.billing.charge_then_unavailable = True
+    saga.cart.put(USER, 1, 2)
+    with pytest.raises(ServiceUnavailable):
+        saga.place(key="k1")
+    saga.billing.charge_then_unavailable = False
+    monkeypatch.undo()
+    [entry] = saga.store.unfinished()
+    assert entry["owner"] == "host/1/1"
+
+    procs.me = "host/2/1"                                # another worker; the first still runs
+    assert saga.checkout.recover()["recovered"] == []
+    procs.dead.add("host/1/1")                           # now it is gone
+    report = saga.checkout.recover()                     # no waiting for recover_after
+    assert [r["checkout_key"] for r in report["recovered"]] == [entry["checkout_key"]]
+    assert saga.billing.captured() == [] and saga.catalog.stock(1) == 5
+
+
+def test_the_next_checkout_notices_a_dead_process(saga, monkeypatch):
+    procs = with_processes(saga)
+    die_at(saga.checkout, monkeypatch)
+    saga.cart.put(USER, 1, 2)
+    saga.billing.unavailable = {"charge"}
+    with pytest.raises(ServiceUnavailable):
+        saga.place()
+    saga.billing.unavailable = set()
+    monkeypatch.undo()
+    procs.me, procs.dead = "host/2/1", {"host/1/1"}
+
+    saga.cart.put(OTHER, 2, 1)
+    saga.place(OTHER)
+    assert saga.background.run() == 1                    # the saga recovers in the background
+    assert saga.store.unfinished() == [] and saga.catalog.stock(1) == 5
+    saga.cart.put(OTHER, 2, 1)
+    saga.place(OTHER)
+    assert saga.background.pending == []                 # nothing dead left: nothing scheduled
+
+
+def test_atomic_the_next_checkout_gives_back_what_a_dead_worker_held_before_it_starts(mono, monkeypatch):
+    # The monolith's billing_crash: the worker dies mid-charge, the stock it reserved is held.
+    procs = with_processes(mono)
+    die_at(mono.checkout, monkeypatch)
+    mono.provider.fail = WorkerDied()
+    with pytest.raises(WorkerDied):
+        mono.place(key="k")
+    monkeypatch.undo()
+    mono.provider.fail = None
+    assert mono.snapshot()["products"] == [(1, 3), (2, 2)]
+    procs.me, procs.dead = "host/2/1", {"host/1/1"}
+
+    mono.cart_service.store.set_quantity(OTHER, 1, 5)    # needs all 5 mugs: only there if given back
+    order, _ = mono.place_for(OTHER)
+    assert order["items"][0]["quantity"] == 5
+    assert mono.background.pending == []                 # done in line, before the checkout
+    assert mono.snapshot()["journal"] == []
+    assert mono.snapshot()["keys"] == []
