@@ -12,9 +12,10 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 from microservices.config import Config
-from shop.web.gunicorn import gunicorn_argv
+from shop.web.gunicorn import gunicorn_argv, pid_file, prepare_pid_file, remove_pid_file
 from shop.web.settings import PROJECT_ROOT
 
 
@@ -31,9 +32,11 @@ def _die_with_parent():
 
 
 class ServiceProcess:
-    def __init__(self, name: str, port: int, url: str, argv: list[str], env: dict, sink):
+    def __init__(self, name: str, port: int, url: str, argv: list[str], env: dict, sink,
+                 pid_file: Path | None = None):
         self.name, self.port, self.url, self.argv, self.env = name, port, url, argv, env
         self.sink = sink
+        self.pid_file = pid_file  # the master writes it (--pid); make scale reads it
         self.proc: subprocess.Popen | None = None
         self.log = collections.deque(maxlen=400)
 
@@ -45,6 +48,8 @@ class ServiceProcess:
         if not self.port_free():
             raise StartupError(f"service '{self.name}' cannot start: port {self.port} is already in use "
                                f"(another run still going? set {self.name.upper()}_PORT to move it)")
+        if self.pid_file:
+            prepare_pid_file(self.pid_file)
         self.log.clear()
         self.proc = subprocess.Popen(
             self.argv, env=self.env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
@@ -74,15 +79,30 @@ class ServiceProcess:
         except OSError:
             return False
 
-    def stop(self, timeout: float = 10, kill: bool = False) -> None:
+    def stop(self, timeout: float = 15, kill: bool = False) -> None:
+        """SIGTERM: gunicorn stops accepting and lets its workers finish (up to its graceful
+        timeout, 10 s). ``kill``: SIGKILL to the master and its workers at once (they are its
+        own session), as a crash would; a killed master's workers would otherwise keep the
+        port until they notice."""
         if not self.running():
             return
-        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        if kill:
+            self._kill_group()
+        else:
+            self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self._kill_group()
             self.proc.wait()
+        if self.pid_file and self.proc.returncode == -signal.SIGKILL:
+            remove_pid_file(self.pid_file)  # a killed master cannot remove its own
+
+    def _kill_group(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class Cluster:
@@ -99,10 +119,11 @@ class Cluster:
             argv = gunicorn_argv(spec, host=proc.host, port=proc.port, workers=proc.workers,
                                  threads=proc.threads, access_log=self.config.access_log,
                                  worker_class=proc.worker_class,
-                                 name=f"shop-{proc.name}")
+                                 name=f"shop-{proc.name}", pid=pid_file(self.config.data_dir, proc.name))
             env = {**self.env, "SHOP_PROCESS_NAME": proc.name,
                    "PROMETHEUS_MULTIPROC_DIR": str(self.config.metrics_dir(proc.name))}
-            self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv, env, sink)
+            self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv, env, sink,
+                                                       pid_file(self.config.data_dir, proc.name))
 
     @property
     def url(self) -> str:

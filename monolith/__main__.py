@@ -3,14 +3,15 @@ import os
 import sys
 
 from monolith.config import Config
-from shop.web.gunicorn import gunicorn_argv
+from shop.web.gunicorn import gunicorn_argv, prepare_pid_file
 
 
 def main() -> None:
     config = Config.from_env()
     argv = gunicorn_argv("monolith.app:create_app()", host=config.host, port=config.port,
                          workers=config.workers, threads=config.threads,
-                         access_log=config.access_log, name="shop-monolith")
+                         access_log=config.access_log, name="shop-monolith", pid=config.pid_file)
+    prepare_pid_file(config.pid_file)
     print(f"monolith: http://{config.host}:{config.port}  ({config.workers} workers x "
           f"{config.threads} threads, data in {config.database})", flush=True)
     os.environ["SHOP_PROCESS_NAME"] = "monolith"

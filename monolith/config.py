@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from pathlib import Path
 
+from shop.web.gunicorn import pid_file
 from shop.web.settings import DEV_SECRET, data_dir, env_bool, env_int, env_str
 
 
@@ -33,6 +34,11 @@ class Config:
     def metrics_dir(self) -> Path:
         """Where gunicorn's workers leave their metrics for /metrics to add up."""
         return self.data_dir / "metrics" / "monolith"
+
+    @property
+    def pid_file(self) -> Path:
+        """The gunicorn master's pid, for make scale (shop/web/gunicorn.py: pid_file)."""
+        return pid_file(self.data_dir, "monolith")
 
     @classmethod
     def from_env(cls, env=None) -> "Config":

@@ -1,8 +1,9 @@
 """gunicorn settings every deployable shares (``-c python:shop.web.gunicorn_conf``): the
-metrics directory's life cycle and the log format. Everything else is on the command line
-(``shop/web/gunicorn.py``)."""
+metrics directory's life cycle, the files that let ``make scale`` follow the workers, and the
+log format. Everything else is on the command line (``shop/web/gunicorn.py``)."""
 import os
 import shutil
+from pathlib import Path
 
 from shop.web.observability import log_format
 
@@ -18,12 +19,98 @@ def on_starting(server):
     if folder:
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder, exist_ok=True)
+    ready = _ready_dir(server.cfg)
+    if ready:  # markers of an earlier run's workers would count as this one's
+        shutil.rmtree(ready, ignore_errors=True)
+        ready.mkdir(parents=True, exist_ok=True)
+
+
+# -- the worker bookkeeping loadtests/scale.py reads (files next to the pid file) ------------
+def _ready_dir(cfg) -> Path | None:
+    from shop.web.gunicorn import ready_dir
+    return ready_dir(Path(cfg.pidfile)) if cfg.pidfile else None
+
+
+def nworkers_changed(server, new_value, old_value):
+    # The master acted on a TTIN/TTOU (or set its first count): say how many workers it wants
+    # now. A signal sent before the master has handled the previous one of the same kind is
+    # merged with it, so the scaler waits for this number to move before sending the next.
+    if server.cfg.pidfile:
+        from shop.web.gunicorn import nworkers_file
+        target = nworkers_file(Path(server.cfg.pidfile))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_text(f"{new_value}\n")
+        os.replace(tmp, target)
+
+
+def post_worker_init(worker):
+    # The app is loaded (a gevent worker imports it only now) and the worker enters its accept
+    # loop next: from here on it serves.
+    ready = _ready_dir(worker.cfg)
+    if ready:
+        (ready / str(worker.pid)).touch()
 
 
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
         multiprocess.mark_process_dead(worker.pid)
+    ready = _ready_dir(server.cfg)
+    if ready:
+        (ready / str(worker.pid)).unlink(missing_ok=True)
+
+
+# -- the threaded worker, retired without dropping requests --------------------------------
+from gunicorn.workers import gthread  # noqa: E402  (only gunicorn processes import this module)
+
+
+class ThreadWorker(gthread.ThreadWorker):
+    """gunicorn's gthread worker, patient when it is retired by a scale-down (SIGTTOU).
+
+    A stopping gthread worker answers a request arriving on a kept-alive connection with
+    ``Connection: close``, but closes the connections that stay idle after 2 s
+    (gthread.STOP_KEEPALIVE_LINGER). Closing an idle HTTP/1.1 connection races with a client
+    sending on it: a request that arrives as the socket closes is reset (measured: about a
+    fifth of the requests sent within 0.1 s of that moment failed). Only a response with
+    ``Connection: close``, or the client closing, ends a connection without that race.
+
+    So a worker retired while the master keeps serving keeps its idle connections for the
+    whole graceful timeout: every client that sends within it is answered and told to close,
+    and the worker exits as soon as the last connection is gone. When the master itself is
+    stopping (a restart), waiting would only delay the new master (nothing else accepts), so
+    gunicorn's 2 s stand."""
+
+    def handle_exit(self, sig, frame):
+        if self.alive and _master_still_listening(self):
+            # Read by gthread at the moment it caps the kept-alive connections; this worker
+            # process is the only one that sees the change.
+            gthread.STOP_KEEPALIVE_LINGER = float(self.cfg.graceful_timeout)
+        super().handle_exit(sig, frame)
+
+
+def _master_still_listening(worker) -> bool:
+    """A master that is shutting down closes its listening sockets before it signals its
+    workers; one that retires a worker keeps them. Linux: compare socket inodes via /proc."""
+    try:
+        mine = {f"socket:[{os.fstat(s.fileno()).st_ino}]" for s in worker.sockets}
+        fd_dir = f"/proc/{worker.ppid}/fd"
+        for fd in os.listdir(fd_dir):
+            try:
+                if os.readlink(f"{fd_dir}/{fd}") in mine:
+                    return True
+            except OSError:
+                continue
+    except OSError:
+        pass
+    return False
+
+
+def on_exit(server):
+    if server.cfg.pidfile:  # gunicorn removes the pid file itself
+        from shop.web.gunicorn import nworkers_file
+        nworkers_file(Path(server.cfg.pidfile)).unlink(missing_ok=True)
+        shutil.rmtree(_ready_dir(server.cfg), ignore_errors=True)
 
 
 _formatter = ({"()": "shop.web.observability.JsonFormatter", "service": _name} if log_format() == "json"
