@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run-monolith run-micro load demo compare bench audit test test-unit test-contract reset clean
+.PHONY: help install run-monolith run-micro load demo compare bench audit scale test test-unit test-contract reset clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -40,6 +40,10 @@ bench: $(DEPS) ## Ratios: framework limit, monolith, microservices, one hop (3 r
 DEPLOYMENT ?= monolith
 audit: $(DEPS) ## Check a deployment's data: one charge per paid order, no leaked stock (DEPLOYMENT=monolith|microservices)
 	$(BIN)/python -m loadtests.audit $(DEPLOYMENT)
+
+scale: $(DEPS) ## Change a running process's workers live: SERVICE=monolith|gateway|catalog|... WORKERS=n
+	@test -n "$(SERVICE)" -a -n "$(WORKERS)" || { echo "usage: make scale SERVICE=catalog WORKERS=4"; exit 2; }
+	$(BIN)/python -m loadtests.scale $(SERVICE) $(WORKERS)
 
 test: $(DEPS) ## Run every test: unit, then the contract suite against both deployments
 	$(BIN)/python -m pytest

@@ -1,8 +1,14 @@
 """The system under test: either deployment, started fresh (its own data directory, free
-ports) for one headless run, and stopped after it."""
+ports) for one headless run, and stopped after it.
+
+Both have the same process controls, for the scenarios to call while Locust runs
+(ProcessControlMixin): ``scale``, ``worker_count``, ``restart``, ``stop_process`` and
+``start_process``. A process is "monolith" for the monolith, a service name or "gateway" for
+the microservices."""
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -10,8 +16,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+from loadtests import scale as scaler
 from microservices.config import SERVICE_PORTS
 from microservices.launcher import Cluster
+from shop.web.gunicorn import pid_file, remove_pid_file
 from shop.web.settings import PROJECT_ROOT
 
 
@@ -56,8 +64,55 @@ class FaultsMixin:
         return self.faults("DELETE")
 
 
-class MonolithSUT(FaultsMixin):
+class ProcessControlMixin:
+    """Scale, restart, stop and start one process of a running deployment. Every gunicorn
+    master writes its pid file under ``<data dir>/run`` (shop/web/gunicorn.py: pid_file)."""
+
+    processes: list[str]
+
+    def _data_dir(self) -> Path:
+        raise NotImplementedError
+
+    def _pid_file(self, process: str) -> Path:
+        if process not in self.processes:
+            raise ValueError(f"no process '{process}' in the {self.name}; one of {', '.join(self.processes)}")
+        return pid_file(self._data_dir(), process)
+
+    def scale(self, process: str, workers: int, timeout: float = 60) -> "scaler.Result":
+        """TTIN/TTOU until ``process`` has ``workers`` workers, all serving (loadtests/scale.py).
+        Waits until done: a retired worker first finishes with its clients, up to gunicorn's
+        graceful timeout (10 s) if one of them keeps an idle connection."""
+        return scaler.scale(self._pid_file(process), workers, timeout, process)
+
+    def worker_count(self, process: str) -> int:
+        """The master's live workers (one that is retiring counts until it has exited)."""
+        return scaler.worker_count(self._pid_file(process), process)
+
+    def restart(self, process: str, timeout: float = 60) -> float:
+        """A graceful redeploy: SIGTERM (gunicorn stops accepting at once; requests in flight
+        finish, up to its graceful timeout), wait for the exit, start again on the same port
+        with the configured worker count, wait until /healthz answers. Returns the seconds
+        from the SIGTERM until it answers again: the time it was not serving new requests."""
+        started = time.monotonic()
+        self.stop_process(process)
+        self.start_process(process, timeout)
+        return time.monotonic() - started
+
+    def _settle(self, process: str, timeout: float) -> None:
+        # /healthz answers as soon as one worker does; wait for the others too, so that the
+        # process is back at its full size (and counts) when start_process returns.
+        scaler.settle(self._pid_file(process), timeout, process)
+
+    def stop_process(self, process: str, kill: bool = False) -> None:
+        raise NotImplementedError
+
+    def start_process(self, process: str, timeout: float = 60) -> None:
+        raise NotImplementedError
+
+
+class MonolithSUT(FaultsMixin, ProcessControlMixin):
     name = "monolith"
+    processes = ["monolith"]
 
     def __init__(self, data_dir: Path, env: dict):
         self.port = free_ports(1)[0]
@@ -65,10 +120,16 @@ class MonolithSUT(FaultsMixin):
         self.env = {**env, "SHOP_DATA_DIR": str(data_dir), "MONOLITH_PORT": str(self.port)}
         self.log_path = data_dir / "monolith.log"
         self.proc = None
+        self._log = None
 
     def start(self, timeout: float = 60) -> "MonolithSUT":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "w")
+        self._spawn(timeout)
+        self._settle("monolith", timeout)
+        return self
+
+    def _spawn(self, timeout: float) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "monolith"], cwd=PROJECT_ROOT, env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -76,7 +137,35 @@ class MonolithSUT(FaultsMixin):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the monolith did not start:\n{self.log_path.read_text()[-2000:]}")
             time.sleep(0.1)
-        return self
+
+    def _data_dir(self) -> Path:
+        return Path(self.env["SHOP_DATA_DIR"]).resolve()
+
+    def stop_process(self, process: str = "monolith", kill: bool = False) -> None:
+        """SIGTERM (graceful), or with ``kill`` SIGKILL to the master and its workers at once."""
+        pid = self._pid_file(process)
+        if not self.proc or self.proc.poll() is not None:
+            return
+        if kill:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # its own session: the master and its workers
+        else:
+            self.proc.terminate()
+        try:
+            self.proc.wait(20)  # gunicorn's graceful timeout is 10 s
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        if self.proc.returncode == -signal.SIGKILL:
+            remove_pid_file(pid)
+
+    def start_process(self, process: str = "monolith", timeout: float = 60) -> None:
+        self._pid_file(process)
+        if self.proc and self.proc.poll() is None:
+            raise RuntimeError("the monolith is already running")
+        if self._log is None or self._log.closed:
+            self._log = open(self.log_path, "a")
+        self._spawn(timeout)
+        self._settle(process, timeout)
 
     def roots(self) -> dict[str, int]:
         return {"monolith": self.proc.pid}
@@ -97,11 +186,13 @@ class MonolithSUT(FaultsMixin):
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-        self._log.close()
+        if self._log:
+            self._log.close()
 
 
-class MicroservicesSUT(FaultsMixin):
+class MicroservicesSUT(FaultsMixin, ProcessControlMixin):
     name = "microservices"
+    processes = [*SERVICE_PORTS, "gateway"]
 
     def __init__(self, data_dir: Path, env: dict, sink=None):
         ports = free_ports(len(SERVICE_PORTS) + 1)
@@ -115,6 +206,8 @@ class MicroservicesSUT(FaultsMixin):
 
     def start(self, timeout: float = 60) -> "MicroservicesSUT":
         self.cluster.start(timeout)
+        for process in self.processes:
+            self._settle(process, timeout)
         return self
 
     def roots(self) -> dict[str, int]:
@@ -131,6 +224,19 @@ class MicroservicesSUT(FaultsMixin):
         procs = [*c.services.values(), c.gateway]
         return {p.name: (f"{p.workers} workers x {p.threads} threads" if p.worker_class == "gthread"
                          else f"{p.workers} {p.worker_class} workers") for p in procs}
+
+    def _data_dir(self) -> Path:
+        return self.cluster.config.data_dir
+
+    def stop_process(self, process: str, kill: bool = False) -> None:
+        """SIGTERM (graceful), or with ``kill`` SIGKILL to the master and its workers at once."""
+        self._pid_file(process)
+        self.cluster.stop_service(process, kill=kill)
+
+    def start_process(self, process: str, timeout: float = 60) -> None:
+        self._pid_file(process)
+        self.cluster.start_service(process, timeout)
+        self._settle(process, timeout)
 
     def stop(self) -> None:
         self.cluster.stop()
