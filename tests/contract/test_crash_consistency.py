@@ -39,12 +39,13 @@ def wait_until(check, timeout=60.0, what="condition"):
 
 
 def admin_call(method, url, **kwargs):
-    """An admin call that a dying worker may drop: retried on a fresh connection."""
+    """An admin call that a dying worker may drop (before or mid-answer): retried on a fresh
+    connection. Every admin call here is safe to repeat."""
     last = None
     for _ in range(20):
         try:
             r = requests.request(method, url, headers=ADMIN, timeout=30, **kwargs)
-        except requests.ConnectionError as err:
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
             last = err
             time.sleep(0.2)
             continue
@@ -83,7 +84,7 @@ class Shoppers:
             api = Api(self.url)
             try:
                 token = api.new_user(f"crash{i}-")["token"]
-            except requests.RequestException:
+            except (requests.RequestException, AssertionError):
                 pass  # a worker died under the request: a new account on a fresh connection
         n = 0
         while not self.stop.is_set():
