@@ -68,7 +68,8 @@ def argv_for(process: str, env=None) -> list[str]:
         from shop.web.gunicorn import gunicorn_argv
         c = Config.from_env(env)
         return gunicorn_argv("monolith.app:create_app()", host=c.host, port=c.port, workers=c.workers,
-                             threads=c.threads, access_log=c.access_log, name="shop-monolith")
+                             threads=c.threads, access_log=c.access_log, name="shop-monolith",
+                             pid=c.pid_file)
     return list(_cluster_process(process, env).argv)
 
 

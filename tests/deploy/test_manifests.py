@@ -38,7 +38,7 @@ import yaml
 from microservices.config import SERVICE_PORTS, Config as MicroConfig
 from microservices.launcher import Cluster
 from monolith.config import Config as MonolithConfig
-from shop.web.gunicorn import gunicorn_argv
+from shop.web.gunicorn import gunicorn_argv, pid_file
 from shop.web.settings import DEV_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -810,7 +810,8 @@ def test_the_entrypoint_builds_the_launchers_command(env):
                 else f"microservices.services:create_app('{name}')")
         expected = gunicorn_argv(spec, host=proc.host, port=proc.port, workers=proc.workers,
                                  threads=proc.threads, access_log=config.access_log,
-                                 worker_class=proc.worker_class, name=f"shop-{name}")
+                                 worker_class=proc.worker_class, name=f"shop-{name}",
+                                 pid=pid_file(config.data_dir, name))
         got = entrypoint.argv_for(name, {**env, "SHOP_PROCESS": "ignored-when-named"})
         assert got == expected == cluster.processes[name].argv
         assert entrypoint.argv_for(None, {**env, "SHOP_PROCESS": name}) == expected
@@ -822,7 +823,7 @@ def test_the_entrypoint_builds_python_m_monoliths_command(env, monkeypatch):
     config = MonolithConfig.from_env(env)
     expected = gunicorn_argv("monolith.app:create_app()", host=config.host, port=config.port,
                              workers=config.workers, threads=config.threads,
-                             access_log=config.access_log, name="shop-monolith")
+                             access_log=config.access_log, name="shop-monolith", pid=config.pid_file)
     assert entrypoint.argv_for("monolith", env) == expected
     assert entrypoint.healthcheck_url("monolith", env) == f"http://127.0.0.1:{config.port}/healthz"
     # and that is what `python -m monolith` itself execs
