@@ -48,7 +48,7 @@ NEEDS = {
 }
 
 STEADY = {"steady-users": 60, "steady-before": 30, "steady-fault": 30, "steady-after": 45}
-STEADY_QUICK = {"steady-users": 8, "steady-before": 6, "steady-fault": 8, "steady-after": 10}
+STEADY_QUICK = {"steady-users": 8, "steady-before": 5, "steady-fault": 6, "steady-after": 8}
 SPIKE = {"spike-users": 20, "spike-factor": 10, "spike-warmup": 30, "spike-rise": 5,
          "spike-hold": 60, "spike-cooldown": 60}
 SPIKE_QUICK = {"spike-users": 4, "spike-factor": 10, "spike-warmup": 6, "spike-rise": 2,
@@ -233,7 +233,8 @@ def slow_payment_verdicts(runs: dict) -> list[dict]:
         verdict(claim, "browsing errors while payment is slow (%)",
                 _per_target(runs, lambda r: phase_stats(r, BROWSE, "fault")["error_pct"]), "pct", abs_noise=0.5),
         verdict(claim, "orders placed per second while payment is slow",
-                _per_target(runs, lambda r: r["endpoints"].get(CHECKOUT, {}).get("fault", {}).get("rps")),
+                # no checkout at all in the phase is 0 per second, not a missing number
+                _per_target(runs, lambda r: r["endpoints"].get(CHECKOUT, {}).get("fault", {}).get("rps") or 0.0),
                 "rate", lower_is_better=False, abs_noise=0.2),
     ]
 

@@ -1,10 +1,8 @@
 """The headless comparison (`make compare QUICK=1`), run once in its quick form: both
 deployments started fresh, the spike shape on each, then report.html, summary.json, the raw
-CSVs and a table in the terminal. About 80-100 s."""
+CSVs and a table in the terminal. It runs alongside the fault scenarios (tests/load/conftest.py)."""
 import json
 import re
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,7 +10,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ["monolith", "microservices"]
-TIMEOUT_S = 240
 REPORT_MODULE = ROOT / "loadtests" / "report.py"
 
 
@@ -26,14 +23,9 @@ def wait_for_report_module(timeout: float = 600) -> None:
 
 
 @pytest.fixture(scope="module")
-def comparison(tmp_path_factory):
+def comparison(quick_comparisons):
     wait_for_report_module()
-    out = tmp_path_factory.mktemp("compare") / "cmp"
-    cmd = [sys.executable, "-m", "loadtests.compare", "--quick", "--out", str(out)]
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"{' '.join(cmd)} did not finish in {TIMEOUT_S}s\nstdout:\n{e.stdout}\nstderr:\n{e.stderr}")
+    proc, out = quick_comparisons["spike"]
     return out, proc
 
 
@@ -126,7 +118,7 @@ def test_raw_csvs_are_kept(finished):
 def test_terminal_shows_progress_and_the_table(finished):
     out, proc = finished
     text = proc.stdout
-    assert text.startswith("comparing monolith, microservices with the spike shape"), text[:300]
+    assert text.startswith("comparing monolith, microservices: spike (spike shape)"), text[:300]
     for target in TARGETS:
         progress = [line for line in text.splitlines() if re.match(rf"\s+{target}-1\s+\[[# ]{{20}}\]", line)]
         assert progress, f"no progress lines for {target}:\n{text}"

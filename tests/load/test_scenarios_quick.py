@@ -1,0 +1,75 @@
+"""Every fault scenario of `make compare SCENARIO=... QUICK=1`, end to end: both deployments
+started fresh, the fault injected mid-run, the verdicts computed, the books audited. (The
+plain spike runs in test_compare_quick.py.)
+
+They run at the same time as the spike's quick comparison (tests/load/conftest.py): they
+share the CPUs, so their numbers mean nothing here, and none is asserted. What is checked is that
+each scenario does what it says: its actions fired at the fault's start and end without
+failing, every verdict has a number for both deployments, and the audit found the books
+consistent after the faults."""
+import json
+
+import pytest
+
+from loadtests.scenarios import SCENARIOS
+
+NAMES = ["spike-scaled", "slow-payment", "billing-down", "redeploy"]
+# Measures that may honestly have no number in a quick run (nothing to recover from in time).
+MAY_BE_EMPTY = {"seconds until checkout works again after billing is back", "seconds to recover after the spike"}
+
+
+@pytest.fixture(params=NAMES)
+def scenario(request, quick_comparisons):
+    proc, out = quick_comparisons[request.param]
+    assert proc.returncode == 0, (f"{request.param} exited with {proc.returncode}:\n{proc.stdout[-4000:]}\n"
+                                  f"{proc.stderr[-4000:]}")
+    return request.param, json.loads((out / "summary.json").read_text()), out
+
+
+def test_report_leads_with_the_verdict(scenario):
+    name, summary, out = scenario
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Verdict:" in html and SCENARIOS[name].claim in html
+    assert summary["scenario"] == name
+
+
+def test_every_verdict_has_numbers_for_both(scenario):
+    name, summary, _ = scenario
+    assert summary["verdicts"], f"{name} has no verdicts"
+    for v in summary["verdicts"]:
+        if v["measure"] in MAY_BE_EMPTY:
+            continue
+        for target in ("monolith", "microservices"):
+            assert isinstance(v["values"].get(target), (int, float)), (name, v)
+        assert v["better"] in ("monolith", "microservices", "neither (within noise)"), v
+
+
+def test_the_faults_fired_on_time_and_did_not_fail(scenario):
+    name, summary, _ = scenario
+    wanted = SCENARIOS[name].actions
+    for target, runs in summary["runs"].items():
+        events = runs[0]["events"]
+        assert [e["label"] for e in events] == [a.label for a in wanted.get(target, [])], (target, events)
+        for event in events:
+            assert "error" not in event, (target, event)
+        phases = {p["name"]: p for p in runs[0]["phases"]}
+        for event, action in zip(events, wanted.get(target, [])):
+            # fired at its phase boundary (polled every 0.25 s; a loaded machine may lag a little)
+            assert phases[action.at]["start"] <= event["t"] <= phases[action.at]["start"] + 3, (target, event)
+
+
+def test_the_books_are_consistent_after_the_faults(scenario):
+    name, summary, _ = scenario
+    for target, runs in summary["runs"].items():
+        audit = runs[0]["audit"]
+        assert audit["ok"], (name, target, audit["findings"])
+
+
+def test_scaled_budget_is_the_same_for_both(scenario):
+    name, summary, _ = scenario
+    if name != "spike-scaled":
+        pytest.skip("only spike-scaled changes the worker counts")
+    env = summary["environment"]
+    mono = int(env["workers: monolith/monolith"].split()[0])
+    micro = sum(int(v.split()[0]) for k, v in env.items() if k.startswith("workers: microservices/"))
+    assert mono == micro == 12
