@@ -1,7 +1,7 @@
 """The monolith's bootstrap: one database, every capability, wired with in-process calls.
 
 The ports (``shop/ports.py``) are satisfied by the capabilities' own service objects, so a
-call from checkout to billing is a plain method call, and checkout runs in one transaction.
+call from checkout to billing is a plain method call, and checkout's local steps share transactions.
 """
 from flask import Flask, jsonify
 
