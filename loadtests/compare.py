@@ -286,6 +286,18 @@ def terminal_table(heads: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def report_notes(runs: dict[str, list[dict]]) -> list[str]:
+    notes = ["One machine: the system under test and the load generator share the host, "
+             "pinned to separate CPUs where possible. Differences under ~20% are noise here.",
+             "CPU seconds and memory cover every process of the deployment (gunicorn masters and workers), "
+             "during the load only (startup and the shoppers' logins prepared before the run are excluded)."]
+    peak_gen = max((r["generator"]["peak_cpu_percent"] for rs in runs.values() for r in rs), default=0)
+    notes.append(f"Load generator (Locust) CPU: highest one-second reading {peak_gen:.0f}% of one core"
+                 + (" - near its limit: the highest loads may be understated." if peak_gen >= 90 else
+                    " - it was not the limit."))
+    return notes
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", choices=sorted(DEFAULTS), default="spike")
@@ -332,14 +344,7 @@ def main(argv=None) -> int:
         {"environment": environment, "scenario": name, "verdicts": verdicts, "audits_ok": audits,
          "headline": heads, "runs": runs}, indent=1))
     from loadtests import report
-    notes = ["One machine: the system under test and the load generator share the host, "
-             "pinned to separate CPUs where possible. Differences under ~20% are noise here.",
-             "CPU seconds and memory cover every process of the deployment (gunicorn masters and workers), "
-             "during the load only (startup and the shoppers' logins prepared before the run are excluded)."]
-    peak_gen = max((r["generator"]["peak_cpu_percent"] for rs in runs.values() for r in rs), default=0)
-    notes.append(f"Load generator (Locust) CPU: highest one-second reading {peak_gen:.0f}% of one core"
-                 + (" - near its limit: the highest loads may be understated." if peak_gen >= 90 else
-                    " - it was not the limit."))
+    notes = report_notes(runs)
     preface = scenarios.section(scenario or scenarios.SCENARIOS["spike"], verdicts, runs) if verdicts else ""
     path = report.build(runs, out, title=f"Monolith vs microservices: {name}", environment=environment,
                         notes=notes, preface=preface)

@@ -345,6 +345,21 @@ def section(scenario: Scenario, verdicts: list[dict], runs: dict) -> str:
             audits.append(f"{target} run {i}: {a['orders']} orders, {a['charges']} charges "
                           f"({a['refunded']} refunded): {state}"
                           + "".join(f"; {f}" for f in a["findings"][:5]))
+    resilience = []
+    for target, rs in runs.items():
+        for i, r in enumerate(rs, 1):
+            res = r.get("resilience") or {}
+            calls = res.get("calls") or {}
+            failed = {k: v for k, v in calls.items() if not k.endswith(" ok") and v}
+            retries = sum(x["count"] for x in res.get("shop_internal_retries_total") or [])
+            opened = sum(x["count"] for x in res.get("shop_circuit_opened_total") or [])
+            if calls:
+                resilience.append(f"{target} run {i}: {sum(calls.values())} internal calls, "
+                                  f"{retries} retries, circuit opened {opened} time(s); not ok: "
+                                  + (", ".join(f"{k} {v}" for k, v in sorted(failed.items())) or "none"))
+    if resilience:
+        parts.append("<h3>Timeouts, retries and circuit breakers (from the services' metrics)</h3><ul>"
+                     + "".join(f"<li>{esc(x)}</li>" for x in resilience) + "</ul>")
     if audits:
         parts.append("<h3>Audit of the books after the run</h3><ul>"
                      + "".join(f"<li>{esc(a)}</li>" for a in audits) + "</ul>")
