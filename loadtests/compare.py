@@ -22,7 +22,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -119,8 +118,10 @@ def _progress(label: str, elapsed: float, total: float, history_csv: Path, sampl
 
 class Timeline:
     """Runs a scenario's actions at their times, counted from the moment Locust's shape clock
-    started (the recorder writes it next to the run file). Actions that block (a restart) run
-    in their own thread, so the progress loop keeps going."""
+    started (the recorder writes it next to the run file). Actions run in the caller's (main)
+    thread, even those that block (a restart): a process started from a short-lived thread
+    would be killed when that thread ends (the launcher's PR_SET_PDEATHSIG follows the thread
+    that forked, not the process). Locust keeps running meanwhile; only the progress line waits."""
 
     def __init__(self, sut, actions: list, times: dict[str, float], started_file: Path):
         self.sut, self.started_file = sut, started_file
@@ -128,7 +129,6 @@ class Timeline:
         self.times = times
         self.t0: float | None = None
         self.events: list[dict] = []
-        self.threads: list[threading.Thread] = []
 
     def poll(self) -> None:
         if self.t0 is None:
@@ -141,9 +141,8 @@ class Timeline:
             action = self.pending.pop(0)
             event = {"t": round(now, 2), "label": action.label}
             self.events.append(event)
-            thread = threading.Thread(target=self._run, args=(action, event), daemon=True)
-            thread.start()
-            self.threads.append(thread)
+            self._run(action, event)
+            now = time.time() - self.t0
 
     def _run(self, action, event) -> None:
         try:
@@ -157,8 +156,7 @@ class Timeline:
               flush=True)
 
     def join(self, timeout: float = 120) -> None:
-        for thread in self.threads:
-            thread.join(timeout)
+        """Kept for callers; actions already ran in the caller's thread."""
 
 
 def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus, locust_cpus,
