@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from shop.catalog.seed import products as seed_products
+from tests.support.waiting import wait_until
 from tests.support.client import US_ADDRESS, VALID_CARD, Api, error_code
 from tests.support.deployments import TEST_ADMIN_TOKEN
 
@@ -21,15 +22,6 @@ def admin(deployment):
     url = f"{deployment.admin_url()}/admin/faults"
     yield url
     requests.delete(url, headers=ADMIN, timeout=10).raise_for_status()
-
-
-def wait_until(check, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def shopper(api, product_id, quantity=1) -> str:

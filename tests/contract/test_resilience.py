@@ -19,16 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from microservices.config import Resilience
 from microservices.http import ServiceClient
 from shop import errors
+from tests.support.waiting import wait_until
 from tests.support.client import US_ADDRESS, Api, error_code
-
-
-def wait_until(check, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def counter(url: str, name: str, **labels) -> float:
