@@ -9,7 +9,6 @@ import os
 import signal
 import socket
 import threading
-import time
 
 import psutil
 import pytest
