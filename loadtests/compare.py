@@ -14,6 +14,7 @@ ends with an audit of the deployment's books (loadtests/audit.py).
     python -m loadtests.compare [--shape spike|ramp | --scenario NAME] [--repeats N] [--quick]
 """
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -116,6 +117,20 @@ def _progress(label: str, elapsed: float, total: float, history_csv: Path, sampl
           f"p95 {p95:>5} ms  SUT CPU {cpu:5.0f}%", flush=True)
 
 
+@contextlib.contextmanager
+def pinned(cpus):
+    """Run the block with this process pinned to ``cpus`` (None: as it is); processes started
+    inside inherit the pinning."""
+    before = os.sched_getaffinity(0) if cpus else None
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        if before:
+            os.sched_setaffinity(0, before)
+
+
 class Timeline:
     """Runs a scenario's actions at their times, counted from the moment Locust's shape clock
     started (the recorder writes it next to the run file). Actions run in the caller's (main)
@@ -123,8 +138,8 @@ class Timeline:
     would be killed when that thread ends (the launcher's PR_SET_PDEATHSIG follows the thread
     that forked, not the process). Locust keeps running meanwhile; only the progress line waits."""
 
-    def __init__(self, sut, actions: list, times: dict[str, float], started_file: Path):
-        self.sut, self.started_file = sut, started_file
+    def __init__(self, sut, actions: list, times: dict[str, float], started_file: Path, cpus=None):
+        self.sut, self.started_file, self.cpus = sut, started_file, cpus
         self.pending = sorted(actions, key=lambda a: times[a.at])
         self.times = times
         self.t0: float | None = None
@@ -146,7 +161,8 @@ class Timeline:
 
     def _run(self, action, event) -> None:
         try:
-            result = action.run(self.sut)
+            with pinned(self.cpus):  # a process (re)started by the action runs on the SUT's CPUs
+                result = action.run(self.sut)
             if isinstance(result, (int, float, str)):
                 event["result"] = result
         except Exception as err:  # the run goes on; the report says the action failed
@@ -168,14 +184,8 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
         # Checkouts cut short by a dying worker are undone this long after they started.
         env.setdefault("SHOP_CHECKOUT_RECOVER_AFTER_MS", "5000")
     sut = SUTS[target](data_dir, env)
-    before = os.sched_getaffinity(0) if sut_cpus else None
-    if sut_cpus:
-        os.sched_setaffinity(0, sut_cpus)   # the deployment's processes inherit this
-    try:
+    with pinned(sut_cpus):   # the deployment's processes inherit this
         sut.start()
-    finally:
-        if before:
-            os.sched_setaffinity(0, before)
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     run_file = out / "runs" / f"{label}.json"
@@ -190,8 +200,9 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
     preexec = (lambda: os.sched_setaffinity(0, locust_cpus)) if locust_cpus else None
     metrics_before = scrape.scrape(sut.metrics_urls())
     timeline = Timeline(sut, scenario.actions.get(target, []) if scenario else [],
-                        scenario.action_times(opts) if scenario else {}, Path(f"{run_file}.started"))
-    sampler = ResourceSampler(sut.roots()).start()
+                        scenario.action_times(opts) if scenario else {}, Path(f"{run_file}.started"),
+                        sut_cpus)
+    sampler = ResourceSampler(sut.roots).start()  # asks again each time: a restart changes the pids
     started = time.monotonic()
     total = expected_seconds(shape, opts) + 5
     try:
@@ -352,6 +363,10 @@ def main(argv=None) -> int:
         print(f"  {v['measure']}: {values} -> better: {v['better']}")
     for t, oks in audits.items():
         print(f"  audit {t}: " + ", ".join("consistent" if ok else "FINDINGS (see the report)" for ok in oks))
+    for t, rs in runs.items():
+        down = sorted({n for r in rs for n, ok in (r["audit"].get("health") or {}).items() if not ok})
+        if down:
+            print(f"  {t}: NOT answering after the run: {', '.join(down)}")
     print(f"\nreport: {path}\nsummary: {out / 'summary.json'}")
     return 0
 

@@ -2,7 +2,9 @@
 
 CPU is read as cumulative CPU time (user + system) per process, so nothing between two
 samples is missed; memory is the resident set size (RSS). A deployment's processes are its
-gunicorn masters and all their workers (found as children at every sample)."""
+gunicorn masters and all their workers (found as children at every sample). The roots can
+be a function, asked again at every sample: a process restarted during the run (a redeploy,
+a service brought back) is followed, and the CPU it spends from its start is counted."""
 import threading
 import time
 
@@ -10,8 +12,10 @@ import psutil
 
 
 class ResourceSampler:
-    def __init__(self, roots: dict[str, int], interval: float = 1.0):
-        self.roots = roots                  # name -> pid of a root process (e.g. a gunicorn master)
+    def __init__(self, roots, interval: float = 1.0):
+        # name -> pid of a root process (e.g. a gunicorn master), or a function returning that
+        self._roots = roots if callable(roots) else (lambda: roots)
+        self.roots = dict(self._roots())
         self.interval = interval
         self.timeline: list[dict] = []
         self._cpu: dict[int, tuple[str, float]] = {}     # pid -> (name, cpu seconds now)
@@ -20,8 +24,13 @@ class ResourceSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="resource-sampler")
         self.t0 = 0.0
+        self._started_epoch: float | None = None
 
     def _processes(self):
+        try:
+            self.roots = {name: pid for name, pid in self._roots().items() if pid}
+        except Exception:  # the deployment is between states: keep the last known roots
+            pass
         for name, pid in self.roots.items():
             try:
                 root = psutil.Process(pid)
@@ -39,12 +48,23 @@ class ResourceSampler:
             except psutil.Error:
                 continue
             cpu = times.user + times.system
-            self._first_cpu.setdefault(proc.pid, cpu)
+            if proc.pid not in self._first_cpu:
+                self._first_cpu[proc.pid] = cpu if self._born_before_start(proc) else 0.0
             self._cpu[proc.pid] = (name, cpu)
             rss_by_name[name] = rss_by_name.get(name, 0.0) + rss
         for name, rss in rss_by_name.items():
             self._peak_rss[name] = max(self._peak_rss.get(name, 0.0), rss)
         return {"cpu_seconds": self.cpu_seconds(), "rss_mb": sum(rss_by_name.values())}
+
+    def _born_before_start(self, proc) -> bool:
+        """A process already there when sampling started counts from then; one born later (a
+        restarted service, a new worker) counts all its CPU time."""
+        if self._started_epoch is None:
+            return True
+        try:
+            return proc.create_time() <= self._started_epoch
+        except psutil.Error:
+            return True
 
     def cpu_seconds(self, name: str | None = None) -> float:
         return sum(cpu - self._first_cpu[pid] for pid, (n, cpu) in self._cpu.items()
@@ -63,8 +83,9 @@ class ResourceSampler:
             last_t, last_cpu = now, s["cpu_seconds"]
 
     def start(self) -> "ResourceSampler":
-        self.t0 = time.monotonic()
+        self.t0, started = time.monotonic(), time.time()
         self.sample()  # baseline CPU counters
+        self._started_epoch = started
         self._thread.start()
         return self
 

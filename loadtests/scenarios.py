@@ -109,10 +109,31 @@ def recover_checkouts(sut) -> dict | None:
         raise
 
 
+def health_after(sut, wait_s: float = 20) -> dict[str, bool]:
+    """Every process of the deployment answers /healthz again (waiting up to ``wait_s`` for the
+    slowest): a service that was brought back must be serving, not just started."""
+    deadline = time.monotonic() + wait_s
+    health = {}
+    for name, url in sut.metrics_urls().items():
+        while not (ok := _answers(url)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        health[name] = ok
+    return health
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
 def settle_and_audit(sut, data_dir, kind: str, wait_s: float) -> dict:
     """After the load: faults off, everything up, unfinished checkouts undone, then the audit."""
     from loadtests import audit
     notes = []
+    health = health_after(sut)
     try:
         sut.clear_faults()
     except OSError as err:
@@ -130,6 +151,7 @@ def settle_and_audit(sut, data_dir, kind: str, wait_s: float) -> dict:
         time.sleep(1)  # an unfinished checkout younger than the recovery threshold: wait for it
     result["recovery"] = recovered
     result["notes"] = notes
+    result["health"] = health
     return result
 
 
@@ -342,8 +364,11 @@ def section(scenario: Scenario, verdicts: list[dict], runs: dict) -> str:
             if not a:
                 continue
             state = "consistent: nothing lost or doubled" if a["ok"] else f"{len(a['findings'])} finding(s)"
+            down = [name for name, ok in (a.get("health") or {}).items() if not ok]
+            health = (f"; NOT answering after the run: {', '.join(down)}" if down else
+                      "; every process answering after the run" if a.get("health") else "")
             audits.append(f"{target} run {i}: {a['orders']} orders, {a['charges']} charges "
-                          f"({a['refunded']} refunded): {state}"
+                          f"({a['refunded']} refunded): {state}{health}"
                           + "".join(f"; {f}" for f in a["findings"][:5]))
     resilience = []
     for target, rs in runs.items():

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from loadtests.scenarios import SCENARIOS
+from loadtests.sut import SUTS
 
 NAMES = ["spike-scaled", "slow-payment", "billing-down", "redeploy"]
 # Measures that may honestly have no number in a quick run (nothing to recover from in time).
@@ -63,6 +64,16 @@ def test_the_books_are_consistent_after_the_faults(scenario):
     for target, runs in summary["runs"].items():
         audit = runs[0]["audit"]
         assert audit["ok"], (name, target, audit["findings"])
+
+
+def test_every_process_answers_after_the_run(scenario):
+    # A service that was stopped and started again (billing-down, redeploy) must be serving
+    # again at the end, not merely started: once, a restarted service died at once unseen.
+    name, summary, _ = scenario
+    for target, runs in summary["runs"].items():
+        health = runs[0]["audit"]["health"]
+        assert set(health) == set(SUTS[target].processes), (name, target, health)
+        assert all(health.values()), (name, target, health)
 
 
 def test_scaled_budget_is_the_same_for_both(scenario):
