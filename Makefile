@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run-monolith run-micro load demo compare bench audit scale test test-unit test-contract reset clean
+.PHONY: help install run-monolith run-micro load demo compare verdicts bench audit scale test test-unit test-contract reset clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -33,6 +33,11 @@ SHAPE   ?= spike
 REPEATS ?= 1
 compare: $(DEPS) ## Headless, both deployments: SCENARIO=spike|spike-scaled|slow-payment|billing-down|redeploy (or SHAPE=ramp), REPEATS, QUICK=1
 	$(BIN)/python -m loadtests.compare $(if $(SCENARIO),--scenario $(SCENARIO),--shape $(SHAPE)) --repeats $(REPEATS) $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT))
+
+SUMMARIES ?= $(wildcard results/*/summary.json)
+verdicts: $(DEPS) ## The verdicts of `make compare` runs as one Markdown table (SUMMARIES=path/summary.json ...)
+	@test -n "$(SUMMARIES)" || { echo "no results/*/summary.json yet: run make compare first (or pass SUMMARIES=...)"; exit 2; }
+	$(BIN)/python -m loadtests.verdicts $(SUMMARIES)
 
 bench: $(DEPS) ## Ratios: framework limit, monolith, microservices, one hop (3 repeats); QUICK=1 for a smoke run
 	$(BIN)/python -m loadtests.bench $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT))

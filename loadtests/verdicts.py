@@ -1,0 +1,74 @@
+"""The verdicts of one or more comparisons as one Markdown table (the README's), with the
+spread over the repeats.
+
+    python -m loadtests.verdicts results/*/summary.json        (or: make verdicts)
+
+Each row is one measured number: the median over the repeats for each deployment, its lowest
+and highest repeat in brackets, and which deployment did better on the medians (the same rule
+as the report: a difference under the noise floor is "neither"). "repeats agreeing" counts the
+repeats whose own verdict is the same as the median's: a verdict that flips between repeats is
+not one to lean on."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from loadtests.scenarios import SCENARIOS
+
+TARGETS = ("monolith", "microservices")
+
+
+def _cell(median, values: list) -> str:
+    if median is None:
+        return "-"
+    numbers = [v for v in values if isinstance(v, (int, float))]
+    if len(numbers) > 1 and min(numbers) != max(numbers):
+        return f"{median:g} ({min(numbers):g}–{max(numbers):g})"
+    return f"{median:g}"
+
+
+def rows(summary: dict) -> list[dict]:
+    """One row per verdict of a comparison's summary.json."""
+    name = summary.get("scenario") or "spike"
+    runs = summary["runs"]
+    repeats = min(len(rs) for rs in runs.values())
+    judge = SCENARIOS[name].verdicts
+    each = [judge({t: [rs[i]] for t, rs in runs.items()}) for i in range(repeats)]
+    out = []
+    medians = summary.get("verdicts") or judge(runs)  # summaries older than the verdicts
+    for j, v in enumerate(medians):
+        per_repeat = [e[j] for e in each if j < len(e) and e[j]["measure"] == v["measure"]]
+        out.append({
+            "scenario": name,
+            "measure": v["measure"],
+            **{t: _cell(v["values"].get(t), [p["values"].get(t) for p in per_repeat]) for t in TARGETS},
+            "better": v["better"],
+            "agreeing": f"{sum(p['better'] == v['better'] for p in per_repeat)} of {len(per_repeat)}",
+        })
+    return out
+
+
+def markdown(summaries: list[dict]) -> str:
+    lines = ["| scenario | measured | monolith | microservices | better | repeats agreeing |",
+             "|---|---|---|---|---|---|"]
+    for summary in summaries:
+        for r in rows(summary):
+            lines.append(f"| `{r['scenario']}` | {r['measure']} | {r['monolith']} | {r['microservices']} "
+                         f"| {r['better']} | {r['agreeing']} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("summaries", nargs="+", type=Path, help="summary.json files of `make compare` runs")
+    args = parser.parse_args(argv)
+    missing = [str(p) for p in args.summaries if not p.is_file()]
+    if missing:
+        print(f"no such summary: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    print(markdown([json.loads(p.read_text()) for p in args.summaries]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
