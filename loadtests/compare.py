@@ -316,7 +316,11 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="a short run (under 2 minutes) for smoke tests")
     parser.add_argument("--targets", default="monolith,microservices")
     parser.add_argument("--out", default="", help="results folder (default results/<timestamp>-<shape>)")
+    parser.add_argument("--rebuild", metavar="FOLDER", default="",
+                        help="no load: recompute the verdicts and the report of an earlier run from its summary.json")
     args = parser.parse_args(argv)
+    if args.rebuild:
+        return rebuild(Path(args.rebuild))
 
     scenario = scenarios.SCENARIOS[args.scenario] if args.scenario else None
     if scenario is not None:
@@ -346,8 +350,13 @@ def main(argv=None) -> int:
     environment = environment_info(args.shape, opts, sut_cpus, locust_cpus, workers)
     if scenario is not None:
         environment["scenario"] = f"{scenario.name}: {scenario.claim}"
+    return finish(out, name, scenario, args.shape, environment, runs)
+
+
+def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: dict[str, list[dict]]) -> int:
+    """The verdicts, summary.json and report.html of finished runs, and the terminal summary."""
     heads = {t: headline(rs) for t, rs in runs.items()}
-    verdicts = (scenario or scenarios.SCENARIOS["spike"]).verdicts(runs) if (scenario or args.shape == "spike") else []
+    verdicts = (scenario or scenarios.SCENARIOS["spike"]).verdicts(runs) if (scenario or shape == "spike") else []
     audits = {t: [r["audit"]["ok"] for r in rs] for t, rs in runs.items()}
     (out / "summary.json").write_text(json.dumps(
         {"environment": environment, "scenario": name, "verdicts": verdicts, "audits_ok": audits,
@@ -369,6 +378,16 @@ def main(argv=None) -> int:
             print(f"  {t}: NOT answering after the run: {', '.join(down)}")
     print(f"\nreport: {path}\nsummary: {out / 'summary.json'}")
     return 0
+
+
+def rebuild(out: Path) -> int:
+    """Recompute the verdicts and rewrite the report of an earlier comparison from its
+    summary.json, with this version's analysis (no new load is run)."""
+    summary = json.loads((out / "summary.json").read_text())
+    name = summary.get("scenario") or "spike"
+    scenario = scenarios.SCENARIOS.get(name)
+    shape = scenario.shape if scenario else name
+    return finish(out, name, scenario, shape, summary["environment"], summary["runs"])
 
 
 if __name__ == "__main__":

@@ -3,28 +3,15 @@ deployments started fresh, the spike shape on each, then report.html, summary.js
 CSVs and a table in the terminal. It runs alongside the fault scenarios (tests/load/conftest.py)."""
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 TARGETS = ["monolith", "microservices"]
-REPORT_MODULE = ROOT / "loadtests" / "report.py"
-
-
-def wait_for_report_module(timeout: float = 600) -> None:
-    """loadtests/report.py is being written in parallel; wait for it rather than fail."""
-    deadline = time.monotonic() + timeout
-    while not REPORT_MODULE.exists():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{REPORT_MODULE} did not appear within {timeout:.0f}s")
-        time.sleep(2)
 
 
 @pytest.fixture(scope="module")
 def comparison(quick_comparisons):
-    wait_for_report_module()
     proc, out = quick_comparisons["spike"]
     return out, proc
 

@@ -8,9 +8,11 @@ each scenario does what it says: its actions fired at the fault's start and end 
 failing, every verdict has a number for both deployments, and the audit found the books
 consistent after the faults."""
 import json
+import shutil
 
 import pytest
 
+from loadtests import compare
 from loadtests.scenarios import SCENARIOS
 from loadtests.sut import SUTS
 
@@ -74,6 +76,21 @@ def test_every_process_answers_after_the_run(scenario):
         health = runs[0]["audit"]["health"]
         assert set(health) == set(SUTS[target].processes), (name, target, health)
         assert all(health.values()), (name, target, health)
+
+
+def test_a_report_can_be_rebuilt_from_its_summary(scenario, tmp_path):
+    # `compare --rebuild`: the verdicts recomputed and the report rewritten, no load run
+    name, summary, out = scenario
+    if name != "billing-down":
+        pytest.skip("one scenario is enough")
+    copy = tmp_path / name
+    shutil.copytree(out, copy)
+    (copy / "report.html").unlink()
+    (copy / "summary.json").write_text(json.dumps({**summary, "verdicts": []}))
+    assert compare.main(["--rebuild", str(copy)]) == 0
+    rebuilt = json.loads((copy / "summary.json").read_text())
+    assert rebuilt["verdicts"] == summary["verdicts"]
+    assert "Verdict:" in (copy / "report.html").read_text(encoding="utf-8")
 
 
 def test_scaled_budget_is_the_same_for_both(scenario):
