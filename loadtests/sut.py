@@ -92,7 +92,9 @@ class ProcessControlMixin:
         """A graceful redeploy: SIGTERM (gunicorn stops accepting at once; requests in flight
         finish, up to its graceful timeout), wait for the exit, start again on the same port
         with the configured worker count, wait until /healthz answers. Returns the seconds
-        from the SIGTERM until it answers again: the time it was not serving new requests."""
+        from the SIGTERM until it answers again. Within it, new connections are refused from
+        the moment the old master closes its socket until the new one listens; the old workers
+        still answer on kept-alive connections for up to gunicorn's 2 s linger."""
         started = time.monotonic()
         self.stop_process(process)
         self.start_process(process, timeout)
