@@ -64,6 +64,14 @@ def expected_seconds(shape: str, opts: dict) -> float:
     return steps * opts["ramp-step-seconds"]
 
 
+def git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True, timeout=5).stdout.strip() or "-"
+    except (OSError, subprocess.SubprocessError):
+        return "-"
+
+
 def environment_info(shape: str, opts: dict, sut_cpus, locust_cpus, workers: dict) -> dict:
     model = "unknown"
     try:
@@ -79,11 +87,7 @@ def environment_info(shape: str, opts: dict, sut_cpus, locust_cpus, workers: dic
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "-"
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT_ROOT,
-                                capture_output=True, text=True, timeout=5).stdout.strip() or "-"
-    except OSError:
-        commit = "-"
+    commit = git_commit()
     return {
         "date (UTC)": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "CPU model": model,
@@ -300,7 +304,8 @@ def report_notes(runs: dict[str, list[dict]]) -> list[str]:
              "pinned to separate CPUs where possible. Differences under ~20% are noise here.",
              "CPU seconds and memory cover every process of the deployment (gunicorn masters and workers), "
              "during the load only (startup and the shoppers' logins prepared before the run are excluded)."]
-    peak_gen = max((r["generator"]["peak_cpu_percent"] for rs in runs.values() for r in rs), default=0)
+    peak_gen = max((r.get("generator", {}).get("peak_cpu_percent", 0) for rs in runs.values() for r in rs),
+                   default=0)
     notes.append(f"Load generator (Locust) CPU: highest one-second reading {peak_gen:.0f}% of one core"
                  + (" - near its limit: the highest loads may be understated." if peak_gen >= 90 else
                     " - it was not the limit."))
@@ -357,23 +362,24 @@ def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: 
     """The verdicts, summary.json and report.html of finished runs, and the terminal summary."""
     heads = {t: headline(rs) for t, rs in runs.items()}
     verdicts = (scenario or scenarios.SCENARIOS["spike"]).verdicts(runs) if (scenario or shape == "spike") else []
-    audits = {t: [r["audit"]["ok"] for r in rs] for t, rs in runs.items()}
-    (out / "summary.json").write_text(json.dumps(
-        {"environment": environment, "scenario": name, "verdicts": verdicts, "audits_ok": audits,
-         "headline": heads, "runs": runs}, indent=1))
+    audits = {t: [(r.get("audit") or {}).get("ok") for r in rs] for t, rs in runs.items()}
     from loadtests import report
     notes = report_notes(runs)
     preface = scenarios.section(scenario or scenarios.SCENARIOS["spike"], verdicts, runs) if verdicts else ""
     path = report.build(runs, out, title=f"Monolith vs microservices: {name}", environment=environment,
                         notes=notes, preface=preface)
+    (out / "summary.json").write_text(json.dumps(  # last: a failure above leaves the old one
+        {"environment": environment, "scenario": name, "verdicts": verdicts, "audits_ok": audits,
+         "headline": heads, "runs": runs}, indent=1))
     print("\n" + terminal_table(heads))
     for v in verdicts:
         values = ", ".join(f"{t} {v['values'].get(t)}" for t in ("monolith", "microservices"))
         print(f"  {v['measure']}: {values} -> better: {v['better']}")
     for t, oks in audits.items():
-        print(f"  audit {t}: " + ", ".join("consistent" if ok else "FINDINGS (see the report)" for ok in oks))
+        print(f"  audit {t}: " + ", ".join({True: "consistent", False: "FINDINGS (see the report)",
+                                             None: "not audited"}[ok] for ok in oks))
     for t, rs in runs.items():
-        down = sorted({n for r in rs for n, ok in (r["audit"].get("health") or {}).items() if not ok})
+        down = sorted({n for r in rs for n, ok in ((r.get("audit") or {}).get("health") or {}).items() if not ok})
         if down:
             print(f"  {t}: NOT answering after the run: {', '.join(down)}")
     print(f"\nreport: {path}\nsummary: {out / 'summary.json'}")
@@ -383,11 +389,16 @@ def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: 
 def rebuild(out: Path) -> int:
     """Recompute the verdicts and rewrite the report of an earlier comparison from its
     summary.json, with this version's analysis (no new load is run)."""
+    if not (out / "summary.json").is_file():
+        print(f"no summary.json in {out}: nothing to rebuild", file=sys.stderr)
+        return 2
     summary = json.loads((out / "summary.json").read_text())
-    name = summary.get("scenario") or "spike"
-    scenario = scenarios.SCENARIOS.get(name)
-    shape = scenario.shape if scenario else name
-    return finish(out, name, scenario, shape, summary["environment"], summary["runs"])
+    environment = summary["environment"]
+    name = summary.get("scenario") or environment.get("shape") or "spike"
+    scenario = scenarios.SCENARIOS.get(name) if name != "spike" or summary.get("scenario") else None
+    shape = scenario.shape if scenario else environment.get("shape", name)
+    environment["report rebuilt"] = f"{dt.datetime.now():%Y-%m-%d %H:%M} at commit {git_commit()}, from summary.json"
+    return finish(out, name, scenario, shape, environment, summary["runs"])
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 """CPU and memory of every process of the system under test, sampled once a second.
 
-CPU is read as cumulative CPU time (user + system) per process, so nothing between two
-samples is missed; memory is the resident set size (RSS). A deployment's processes are its
-gunicorn masters and all their workers (found as children at every sample). The roots can
-be a function, asked again at every sample: a process restarted during the run (a redeploy,
-a service brought back) is followed, and the CPU it spends from its start is counted."""
+CPU is read as cumulative CPU time, so nothing between two samples is missed: for each root
+process (a gunicorn master) it is the user + system time of the root and of every live
+descendant, plus the time of the descendants that have exited (a process's children_user and
+children_system: once a master has reaped a worker, the worker's time is its master's). A
+worker that crashes between two samples is therefore counted in full. Memory is the resident
+set size (RSS) of the same processes.
+
+The roots can be a function, asked again at every sample: a process restarted during the
+run (a redeploy, a service brought back) is followed, the CPU it spends from its start is
+counted, and the last reading of the process it replaced is kept."""
 import threading
 import time
 
@@ -18,47 +23,48 @@ class ResourceSampler:
         self.roots = dict(self._roots())
         self.interval = interval
         self.timeline: list[dict] = []
-        self._cpu: dict[int, tuple[str, float]] = {}     # pid -> (name, cpu seconds now)
-        self._first_cpu: dict[int, float] = {}
+        self._root_pid: dict[str, int] = {}      # name -> the root being followed
+        self._base: dict[str, float | None] = {}  # its CPU time when first seen (0 if born later)
+        self._last: dict[str, float] = {}         # its CPU time at the latest sample
+        self._carried: dict[str, float] = {}      # CPU time of the roots it replaced
         self._peak_rss: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="resource-sampler")
         self.t0 = 0.0
         self._started_epoch: float | None = None
 
-    def _processes(self):
-        try:
-            self.roots = {name: pid for name, pid in self._roots().items() if pid}
-        except Exception:  # the deployment is between states: keep the last known roots
-            pass
+    def sample(self) -> dict:
+        self.roots = {name: pid for name, pid in self._roots().items() if pid}
+        rss_by_name: dict[str, float] = {}
         for name, pid in self.roots.items():
+            if self._root_pid.get(name) != pid:  # first seen, or restarted
+                self._carried[name] = self.cpu_seconds(name) if name in self._root_pid else 0.0
+                self._root_pid[name], self._base[name], self._last[name] = pid, None, 0.0
             try:
                 root = psutil.Process(pid)
-                for proc in [root, *root.children(recursive=True)]:
-                    yield name, proc
-            except psutil.Error:
+                tree = [root, *root.children(recursive=True)]
+            except psutil.Error:  # stopped (billing-down) or between states
                 continue
-
-    def sample(self) -> dict:
-        rss_by_name: dict[str, float] = {}
-        for name, proc in self._processes():
-            try:
-                times = proc.cpu_times()
-                rss = proc.memory_info().rss / 2**20
-            except psutil.Error:
-                continue
-            cpu = times.user + times.system
-            if proc.pid not in self._first_cpu:
-                self._first_cpu[proc.pid] = cpu if self._born_before_start(proc) else 0.0
-            self._cpu[proc.pid] = (name, cpu)
-            rss_by_name[name] = rss_by_name.get(name, 0.0) + rss
+            cpu = rss = 0.0
+            for proc in tree:
+                try:
+                    times = proc.cpu_times()
+                    rss += proc.memory_info().rss / 2**20
+                except psutil.Error:  # exited meanwhile: its parent will account for it
+                    continue
+                cpu += times.user + times.system + times.children_user + times.children_system
+            if self._base[name] is None:
+                self._base[name] = cpu if self._born_before_start(root) else 0.0
+            # A worker that exited but is not reaped yet is missing for one sample: never go back.
+            self._last[name] = max(self._last[name], cpu)
+            rss_by_name[name] = rss
         for name, rss in rss_by_name.items():
             self._peak_rss[name] = max(self._peak_rss.get(name, 0.0), rss)
         return {"cpu_seconds": self.cpu_seconds(), "rss_mb": sum(rss_by_name.values())}
 
     def _born_before_start(self, proc) -> bool:
         """A process already there when sampling started counts from then; one born later (a
-        restarted service, a new worker) counts all its CPU time."""
+        restarted service) counts all its CPU time."""
         if self._started_epoch is None:
             return True
         try:
@@ -67,8 +73,9 @@ class ResourceSampler:
             return True
 
     def cpu_seconds(self, name: str | None = None) -> float:
-        return sum(cpu - self._first_cpu[pid] for pid, (n, cpu) in self._cpu.items()
-                   if name is None or n == name)
+        names = [name] if name is not None else list(self._root_pid)
+        return sum(self._carried.get(n, 0.0) + self._last.get(n, 0.0) - (self._base.get(n) or 0.0)
+                   for n in names if n in self._root_pid)
 
     def _run(self):
         last_t, last_cpu = time.monotonic(), self.cpu_seconds()

@@ -5,6 +5,7 @@ Both have the same process controls, for the scenarios to call while Locust runs
 (ProcessControlMixin): ``scale``, ``worker_count``, ``restart``, ``stop_process`` and
 ``start_process``. A process is "monolith" for the monolith, a service name or "gateway" for
 the microservices."""
+import http.client
 import json
 import os
 import secrets
@@ -35,11 +36,12 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
-def _healthy(url: str) -> bool:
+def answers_healthz(url: str, timeout: float = 1) -> bool:
+    """The process at ``url`` answers /healthz with 200."""
     try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout) as r:
             return r.status == 200
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return False
 
 
@@ -135,7 +137,7 @@ class MonolithSUT(FaultsMixin, ProcessControlMixin):
         self.proc = subprocess.Popen([sys.executable, "-m", "monolith"], cwd=PROJECT_ROOT, env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
-        while not _healthy(self.url):
+        while not answers_healthz(self.url):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the monolith did not start:\n{self.log_path.read_text()[-2000:]}")
             time.sleep(0.1)

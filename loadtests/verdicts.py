@@ -7,7 +7,9 @@ Each row is one measured number: the median over the repeats for each deployment
 and highest repeat in brackets, and which deployment did better on the medians (the same rule
 as the report: a difference under the noise floor is "neither"). "repeats agreeing" counts the
 repeats whose own verdict is the same as the median's: a verdict that flips between repeats is
-not one to lean on."""
+not one to lean on. The verdicts are computed again with this version's rules (the same
+numbers a report rebuilt with `compare --rebuild` shows). Runs without verdicts (the ramp) are
+skipped."""
 import argparse
 import json
 import sys
@@ -19,25 +21,32 @@ TARGETS = ("monolith", "microservices")
 
 
 def _cell(median, values: list) -> str:
-    if median is None:
-        return "-"
     numbers = [v for v in values if isinstance(v, (int, float))]
-    if len(numbers) > 1 and min(numbers) != max(numbers):
-        return f"{median:g} ({min(numbers):g}–{max(numbers):g})"
-    return f"{median:g}"
+    missing = len(values) - len(numbers)
+    text = "-" if median is None else f"{median:g}"
+    if median is not None and len(numbers) > 1 and min(numbers) != max(numbers):
+        text += f" ({min(numbers):g}–{max(numbers):g})"
+    if missing:
+        text += f", none in {missing} of {len(values)}"
+    return text
+
+
+def scenario_of(summary: dict) -> str:
+    return summary.get("scenario") or summary.get("environment", {}).get("shape") or "spike"
 
 
 def rows(summary: dict) -> list[dict]:
     """One row per verdict of a comparison's summary.json."""
-    name = summary.get("scenario") or "spike"
+    name = scenario_of(summary)
+    if name not in SCENARIOS:
+        return []
     runs = summary["runs"]
     repeats = min(len(rs) for rs in runs.values())
     judge = SCENARIOS[name].verdicts
     each = [judge({t: [rs[i]] for t, rs in runs.items()}) for i in range(repeats)]
     out = []
-    medians = summary.get("verdicts") or judge(runs)  # summaries older than the verdicts
-    for j, v in enumerate(medians):
-        per_repeat = [e[j] for e in each if j < len(e) and e[j]["measure"] == v["measure"]]
+    for j, v in enumerate(judge(runs)):
+        per_repeat = [e[j] for e in each]
         out.append({
             "scenario": name,
             "measure": v["measure"],
@@ -66,7 +75,11 @@ def main(argv=None) -> int:
     if missing:
         print(f"no such summary: {', '.join(missing)}", file=sys.stderr)
         return 2
-    print(markdown([json.loads(p.read_text()) for p in args.summaries]))
+    summaries = [json.loads(p.read_text()) for p in args.summaries]
+    skipped = [str(p) for p, s in zip(args.summaries, summaries) if scenario_of(s) not in SCENARIOS]
+    if skipped:
+        print(f"no verdicts in (skipped): {', '.join(skipped)}", file=sys.stderr)
+    print(markdown(summaries))
     return 0
 
 

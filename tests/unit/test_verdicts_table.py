@@ -49,3 +49,24 @@ def test_the_command_prints_one_markdown_row_per_verdict(tmp_path, capsys):
 def test_a_missing_summary_is_an_error(tmp_path, capsys):
     assert verdicts.main([str(tmp_path / "nope.json")]) == 2
     assert "no such summary" in capsys.readouterr().err
+
+
+def test_a_repeat_without_a_number_is_shown_and_counts_as_the_worst():
+    # "seconds to recover" is missing (never recovered) in 2 of 3 microservices repeats: the
+    # median is "none", not the one repeat that recovered.
+    summary = _summary(mono=[(10, 1.0)] * 3, micro=[(50, 2.0)] * 3)
+    for run, value in zip(summary["runs"]["microservices"], [5.0, None, None]):
+        run["recovery_s"] = value
+    recovery = next(r for r in verdicts.rows(summary) if r["measure"].startswith("seconds to recover"))
+    assert recovery["microservices"] == "-, none in 2 of 3"
+    assert recovery["better"] == "monolith"
+
+
+def test_runs_without_verdicts_are_skipped(tmp_path, capsys):
+    ramp = {"environment": {"shape": "ramp"}, "runs": {"monolith": [], "microservices": []}}
+    assert verdicts.rows(ramp) == []
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(ramp))
+    assert verdicts.main([str(path)]) == 0
+    out = capsys.readouterr()
+    assert "skipped" in out.err and out.out.count("\n") == 2  # the header only
