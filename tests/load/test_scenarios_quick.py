@@ -21,12 +21,16 @@ NAMES = ["spike-scaled", "slow-payment", "billing-down", "redeploy"]
 MAY_BE_EMPTY = {"seconds until checkout works again after billing is back", "seconds to recover after the spike"}
 
 
+def finished(quick_comparisons, name: str) -> tuple[str, dict, object]:
+    proc, out = quick_comparisons[name]
+    assert proc.returncode == 0, (f"{name} exited with {proc.returncode}:\n{proc.stdout[-4000:]}\n"
+                                  f"{proc.stderr[-4000:]}")
+    return name, json.loads((out / "summary.json").read_text()), out
+
+
 @pytest.fixture(params=NAMES)
 def scenario(request, quick_comparisons):
-    proc, out = quick_comparisons[request.param]
-    assert proc.returncode == 0, (f"{request.param} exited with {proc.returncode}:\n{proc.stdout[-4000:]}\n"
-                                  f"{proc.stderr[-4000:]}")
-    return request.param, json.loads((out / "summary.json").read_text()), out
+    return finished(quick_comparisons, request.param)
 
 
 def test_report_leads_with_the_verdict(scenario):
@@ -78,11 +82,9 @@ def test_every_process_answers_after_the_run(scenario):
         assert all(health.values()), (name, target, health)
 
 
-def test_a_report_can_be_rebuilt_from_its_summary(scenario, tmp_path):
+def test_a_report_can_be_rebuilt_from_its_summary(quick_comparisons, tmp_path):
     # `compare --rebuild`: the verdicts recomputed and the report rewritten, no load run
-    name, summary, out = scenario
-    if name != "billing-down":
-        pytest.skip("one scenario is enough")
+    name, summary, out = finished(quick_comparisons, "billing-down")
     copy = tmp_path / name
     shutil.copytree(out, copy)
     (copy / "report.html").unlink()
@@ -93,10 +95,8 @@ def test_a_report_can_be_rebuilt_from_its_summary(scenario, tmp_path):
     assert "Verdict:" in (copy / "report.html").read_text(encoding="utf-8")
 
 
-def test_scaled_budget_is_the_same_for_both(scenario):
-    name, summary, _ = scenario
-    if name != "spike-scaled":
-        pytest.skip("only spike-scaled changes the worker counts")
+def test_scaled_budget_is_the_same_for_both(quick_comparisons):
+    _, summary, _ = finished(quick_comparisons, "spike-scaled")
     env = summary["environment"]
     mono = int(env["workers: monolith/monolith"].split()[0])
     micro = sum(int(v.split()[0]) for k, v in env.items() if k.startswith("workers: microservices/"))
