@@ -29,6 +29,7 @@ from pathlib import Path
 
 from loadtests import scenarios, scrape
 from loadtests.sampler import ResourceSampler, window
+from loadtests.verdicts import scenario_of
 from loadtests.sut import SUTS, base_env
 from shop.web.settings import PROJECT_ROOT
 
@@ -394,8 +395,8 @@ def rebuild(out: Path) -> int:
         return 2
     summary = json.loads((out / "summary.json").read_text())
     environment = summary["environment"]
-    name = summary.get("scenario") or environment.get("shape") or "spike"
-    scenario = scenarios.SCENARIOS.get(name) if name != "spike" or summary.get("scenario") else None
+    name = scenario_of(summary)
+    scenario = scenarios.SCENARIOS.get(name)   # none for the ramp: no verdicts
     shape = scenario.shape if scenario else environment.get("shape", name)
     environment["report rebuilt"] = f"{dt.datetime.now():%Y-%m-%d %H:%M} at commit {git_commit()}, from summary.json"
     return finish(out, name, scenario, shape, environment, summary["runs"])

@@ -22,6 +22,7 @@ from loadtests.audit import audit, databases
 from shop.catalog.seed import products as seed_products
 from tests.support.client import Api
 from tests.support.deployments import TEST_ADMIN_TOKEN, Microservices, Monolith
+from tests.support.waiting import wait_until as support_wait_until
 
 ADMIN = {"X-Admin-Token": TEST_ADMIN_TOKEN}
 PLENTY = [p["id"] for p in seed_products() if p["stock"] >= 100][:20]
@@ -29,13 +30,8 @@ SHOPPERS = 6
 RECOVER_AFTER_MS = "2000"
 
 
-def wait_until(check, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_until(check, what="condition"):
+    support_wait_until(check, timeout=60.0, what=what)  # crashes and restarts take a while
 
 
 def admin_call(method, url, **kwargs):

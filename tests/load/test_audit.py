@@ -1,52 +1,25 @@
 """The audit finds what a broken checkout would leave behind, and nothing in a clean run."""
-import sqlite3
 
 import pytest
 
 from loadtests.audit import audit, databases, main
-from shop.billing.provider import SimulatedProvider
-from shop.billing.service import BillingService
-from shop.billing.store import ChargeStore
-from shop.cart.service import CartService
-from shop.cart.store import CartStore
-from shop.catalog.service import CatalogService
-from shop.catalog.store import CatalogStore
 from shop.orders.checkout import Checkout
-from shop.orders.store import OrderStore
-from shop.shipping.service import ShippingService
-from shop.tax.service import TaxService
-from shop.web.db import Database
-
-ADDRESS = {"name": "A", "line1": "1 Main", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"}
-CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
+from tests.support.monolith_core import ADDRESS, CARD, monolith_core, write as _write
 
 
 @pytest.fixture
 def monolith_data(tmp_path):
     """A monolith database with a few real checkouts and one cancel, made by the real code."""
-    db = Database(tmp_path / "monolith" / "shop.db")
-    catalog_store, carts, charges, orders = CatalogStore(db), CartStore(db), ChargeStore(db), OrderStore(db)
-    for store in (catalog_store, carts, charges, orders):
-        store.create_schema()
-    catalog = CatalogService(catalog_store)
-    catalog.seed()
-    cart = CartService(carts, catalog=catalog)
-    checkout = Checkout(orders, cart=cart, catalog=catalog, tax=TaxService(), shipping=ShippingService(),
-                        billing=BillingService(charges, SimulatedProvider()), atomic=True)
+    core = monolith_core(tmp_path)
+    cart = core.cart
+    checkout = Checkout(core.orders, cart=cart, **core.checkout_parts())
     placed = []
     for user, product in ((1, 10), (2, 11), (3, 10)):
         cart.set_quantity(user, product, 2)
         placed.append(checkout.place(user, ADDRESS, "standard", CARD)[0])
     checkout.cancel(3, placed[2]["id"])
-    db.close()
+    core.db.close()
     return tmp_path
-
-
-def _write(path, sql, params=()):
-    conn = sqlite3.connect(path)
-    conn.execute(sql, params)
-    conn.commit()
-    conn.close()
 
 
 def test_a_clean_run_is_consistent(monolith_data, capsys):

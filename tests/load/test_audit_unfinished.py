@@ -1,26 +1,12 @@
 """The audit tells a checkout still in flight (in the checkout journal: its worker died and
 recovery has not run yet) from a real inconsistency: the first is reported apart, as
 unfinished; the same leftovers without a journal entry are findings."""
-import sqlite3
 
 import pytest
 
 from loadtests.audit import audit, databases, main
-from shop.billing.provider import SimulatedProvider
-from shop.billing.service import BillingService
-from shop.billing.store import ChargeStore
-from shop.cart.service import CartService
-from shop.cart.store import CartStore
-from shop.catalog.service import CatalogService
-from shop.catalog.store import CatalogStore
 from shop.orders.checkout import Checkout
-from shop.orders.store import OrderStore
-from shop.shipping.service import ShippingService
-from shop.tax.service import TaxService
-from shop.web.db import Database
-
-ADDRESS = {"name": "A", "line1": "1 Main", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"}
-CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
+from tests.support.monolith_core import ADDRESS, CARD, monolith_core, write as _write
 
 
 class WorkerDied(BaseException):
@@ -43,15 +29,8 @@ class DyingCart:
 @pytest.fixture
 def dead_checkout(tmp_path, monkeypatch):
     """A monolith database with one finished order and one checkout whose worker died."""
-    db = Database(tmp_path / "monolith" / "shop.db")
-    catalog_store, carts, charges, orders = CatalogStore(db), CartStore(db), ChargeStore(db), OrderStore(db)
-    for store in (catalog_store, carts, charges, orders):
-        store.create_schema()
-    catalog = CatalogService(catalog_store)
-    catalog.seed()
-    cart = CartService(carts, catalog=catalog)
-    kw = dict(tax=TaxService(), shipping=ShippingService(), catalog=catalog,
-              billing=BillingService(charges, SimulatedProvider()), atomic=True)
+    core = monolith_core(tmp_path)
+    cart, orders, kw = core.cart, core.orders, core.checkout_parts()
     cart.set_quantity(1, 11, 2)
     Checkout(orders, cart=cart, **kw).place(1, ADDRESS, "standard", CARD)
     dying = Checkout(orders, cart=DyingCart(cart), **kw)
@@ -60,14 +39,7 @@ def dead_checkout(tmp_path, monkeypatch):
     with pytest.raises(WorkerDied):
         dying.place(2, ADDRESS, "standard", CARD, "idem-1")
     yield tmp_path, Checkout(orders, cart=cart, **kw)
-    db.close()
-
-
-def _write(path, sql):
-    conn = sqlite3.connect(path)
-    conn.execute(sql)
-    conn.commit()
-    conn.close()
+    core.db.close()
 
 
 def test_a_checkout_in_flight_is_unfinished_not_a_finding(dead_checkout, capsys):
