@@ -2,8 +2,10 @@
 the kubelet enforces a pod's ``limits.cpu``.
 
 A quota of ``cores`` lets the group's processes run ``cores x period`` microseconds of CPU
-per period (100 ms) in all, however many processes or threads they are; past it they wait
-for the next period (they are *throttled*). Processes started by a member join the group,
+per period (100 ms by default, as the kubelet sets it) in all, however many processes or
+threads they are; past it they wait for the rest of the period (they are *throttled*). A
+bursty load is throttled even when its average is under the quota: with 0.5 core and a
+100 ms period, a burst that uses 50 ms waits 50 ms. A shorter period smooths that out. Processes started by a member join the group,
 so starting a deployment from inside ``group.entered()`` puts all of it under the limit.
 
 Both cgroup layouts work:
@@ -20,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 PARENT = "shop-bench"       # every group this project makes lives under this one
-PERIOD_US = 100_000         # the kernel's default CFS period: 100 ms
+PERIOD_US = 100_000         # the kernel's (and the kubelet's) default CFS period: 100 ms
 
 
 def _layout(root: Path = ROOT) -> str | None:
@@ -47,7 +49,7 @@ class CpuGroup:
     """One cgroup with a CPU quota. ``CpuGroup("monolith")`` creates (or reuses)
     ``shop-bench/monolith``; ``close()`` moves what is left back to the root and removes it."""
 
-    def __init__(self, name: str, root: Path = ROOT):
+    def __init__(self, name: str, root: Path = ROOT, period_us: int = PERIOD_US):
         reason = unavailable(root)
         if reason:
             raise OSError(reason)
@@ -71,6 +73,7 @@ class CpuGroup:
             self.cpu_dir.mkdir(exist_ok=True)
             self.acct_dir = None
             self._root_procs = [root / "cgroup.procs"]
+        self.period_us = period_us
         self._limit: float | None = None
         self.set_limit(None)
 
@@ -84,12 +87,12 @@ class CpuGroup:
         """Allow ``cores`` CPUs' worth of time per period (e.g. 0.5); None removes the limit."""
         if cores is not None and cores <= 0:
             raise ValueError(f"a CPU limit must be above 0 cores, got {cores}")
-        quota = -1 if cores is None else max(1000, round(cores * PERIOD_US))  # the kernel's minimum: 1 ms
+        quota = -1 if cores is None else max(1000, round(cores * self.period_us))  # the kernel's minimum: 1 ms
         if self.layout == "v1":
-            (self.cpu_dir / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+            (self.cpu_dir / "cpu.cfs_period_us").write_text(str(self.period_us))
             (self.cpu_dir / "cpu.cfs_quota_us").write_text(str(quota))
         else:
-            (self.cpu_dir / "cpu.max").write_text(f"{'max' if quota < 0 else quota} {PERIOD_US}")
+            (self.cpu_dir / "cpu.max").write_text(f"{'max' if quota < 0 else quota} {self.period_us}")
         self._limit = cores
 
     # -- members -----------------------------------------------------------------------

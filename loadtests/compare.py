@@ -2,9 +2,18 @@
 
 For each repeat and each target: a fresh data directory (same deterministic seed), the
 deployment started on free ports, the system under test and Locust pinned to separate CPUs
-where the machine has at least two, CPU and memory of every process of the deployment
-sampled each second, Locust run headless with the chosen shape. Then ``report.html``,
-``summary.json`` and the raw CSVs go to ``results/<timestamp>-<shape>/``.
+where the machine has at least two, the system under test's CPU capped below one core (a
+cgroup quota, ``--sut-cpu``; where cgroups cannot be written the run says so and uses the
+whole core), CPU and memory of every process of the deployment sampled each second, Locust
+run headless with the chosen shape. Then ``report.html``, ``summary.json`` and the raw CSVs
+go to ``results/<timestamp>-<shape>/``.
+
+The load is the open model by default (arrivals per second: loadtests/shapes.py). Before the
+spike, each deployment's capacity is measured with a short open-model step test (the highest
+rate whose p95 stays under the SLO with errors under 1%); both deployments then get the same
+absolute schedule, sized from those capacities (``spike_schedule``): the baseline at 25% of
+the lower capacity, the peak at 10x the baseline, capped at 2x the higher capacity. Explicit
+``--baseline-rps`` / ``--peak-rps`` override it.
 
 A scenario (loadtests/scenarios.py: spike, spike-scaled, slow-payment, billing-down,
 redeploy) adds what happens mid-run (faults injected, a service killed or restarted, at the
@@ -12,6 +21,7 @@ phase boundaries), the worker counts of each deployment, and a verdict per claim
 ends with an audit of the deployment's books (loadtests/audit.py).
 
     python -m loadtests.compare [--shape spike|ramp | --scenario NAME] [--repeats N] [--quick]
+                                [--model open|closed] [--sut-cpu CORES] [--baseline-rps R --peak-rps R]
 """
 import argparse
 import contextlib
@@ -27,12 +37,13 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from loadtests import scenarios, scrape
+from loadtests import arrivals, cgroups, scenarios, scrape
 from loadtests.sampler import ResourceSampler, window
 from loadtests.verdicts import scenario_of
 from loadtests.sut import SUTS, base_env
 from shop.web.settings import PROJECT_ROOT
 
+# The closed model (--model closed): N users, each waiting for its answer, then thinking.
 DEFAULTS = {
     "spike": {"spike-users": 20, "spike-factor": 10, "spike-warmup": 30, "spike-rise": 5,
               "spike-hold": 60, "spike-cooldown": 60},
@@ -45,6 +56,21 @@ QUICK = {  # the whole comparison in well under two minutes, for smoke tests
     "ramp": {"ramp-start": 5, "ramp-step": 15, "ramp-step-seconds": 6, "ramp-max-users": 50,
              "ramp-max-p95-ms": 500, "ramp-max-error-pct": 1.0},
 }
+# The open model (the default): arrivals per second.
+OPEN = {"model": "open", "slo-ms": 250, "max-in-flight": 1000, "request-timeout": 10, "shoppers": 250}
+OPEN_QUICK = {**OPEN, "shoppers": 20}
+CAPACITY = {"shape": "ramp", "ramp-start-rps": 50, "ramp-factor": 1.2, "ramp-step-seconds": 8,
+            "ramp-max-rps": 4000, "ramp-max-error-pct": 1.0}
+CAPACITY_QUICK = {"shape": "ramp", "ramp-start-rps": 25, "ramp-factor": 2.0, "ramp-step-seconds": 3,
+                  "ramp-max-rps": 3200, "ramp-max-error-pct": 1.0}
+SPIKE_TIMES = {"spike-warmup": 30, "spike-rise": 5, "spike-hold": 60, "spike-cooldown": 60}
+SPIKE_TIMES_QUICK = {"spike-warmup": 6, "spike-rise": 2, "spike-hold": 8, "spike-cooldown": 8}
+# How the spike is sized from the measured capacities (spike_schedule).
+BASELINE_SHARE = 0.25       # baseline: this share of the lower capacity
+SPIKE_FACTOR = 10           # peak: this many times the baseline (the holiday story) ...
+PEAK_CAP = 2.0              # ... but at most this many times the higher capacity
+SUT_CPU = 0.5               # cores the system under test may use (a cgroup quota)
+SUT_CPU_PERIOD_US = 10_000  # a short quota period: see cap_note()
 PACKAGES = ["flask", "werkzeug", "gunicorn", "locust", "urllib3", "requests", "psutil"]
 
 
@@ -57,12 +83,65 @@ def cpu_split() -> tuple[set[int] | None, set[int] | None]:
 
 
 def expected_seconds(shape: str, opts: dict) -> float:
+    if shape == "ramp" and "ramp-start-rps" in opts:
+        rates = arrivals.step_rates(opts["ramp-start-rps"], opts["ramp-factor"], opts["ramp-max-rps"])
+        return len(rates) * opts["ramp-step-seconds"]
     if shape == "spike":
         return opts["spike-warmup"] + opts["spike-rise"] + opts["spike-hold"] + opts["spike-cooldown"]
     if shape == "steady":
         return opts["steady-before"] + opts["steady-fault"] + opts["steady-after"]
     steps = (opts["ramp-max-users"] - opts["ramp-start"]) // opts["ramp-step"] + 2
     return steps * opts["ramp-step-seconds"]
+
+
+def spike_schedule(capacities: dict[str, float | None]) -> dict:
+    """The same absolute spike for every deployment, from their measured capacities."""
+    known = [c for c in capacities.values() if c]
+    if not known:
+        raise RuntimeError("no deployment held even the capacity test's first step: nothing to size the spike from")
+    low, high = min(known), max(known)
+    baseline = round(BASELINE_SHARE * low, 1)
+    peak = round(min(SPIKE_FACTOR * baseline, PEAK_CAP * high), 1)
+    return {"baseline-rps": baseline, "peak-rps": peak}
+
+
+class CpuCap:
+    """The system under test's CPU limit for one run (a cgroup quota), or none where cgroups
+    cannot be written (the reason is kept for the report)."""
+
+    def __init__(self, cores: float | None, name: str):
+        self.cores, self.group, self.reason = cores, None, None
+        if not cores:
+            self.reason = "no CPU limit asked for (--sut-cpu 0)"
+            return
+        self.reason = cgroups.unavailable()
+        if self.reason is None:
+            self.group = cgroups.CpuGroup(name, period_us=SUT_CPU_PERIOD_US)
+            self.group.set_limit(cores)
+
+    def entered(self):
+        return self.group.entered() if self.group else contextlib.nullcontext()
+
+    def describe(self) -> str:
+        if self.group is None:
+            return f"none: {self.reason}"
+        return f"{self.cores:g} core (cgroup CPU quota, {SUT_CPU_PERIOD_US // 1000} ms period)"
+
+    def throttling(self) -> dict | None:
+        return self.group.throttling() if self.group else None
+
+    def close(self):
+        if self.group:
+            self.group.close()
+
+
+def cap_note(cap_text: str) -> str:
+    return (f"CPU limit of the system under test: {cap_text}. One Locust core can generate about what one "
+            "core of the monolith serves, so the shop gets less than a core to be pushed past its capacity. "
+            f"The quota period is {SUT_CPU_PERIOD_US // 1000} ms, not Kubernetes' 100 ms: with 100 ms, bursts "
+            "within a period are throttled for tens of milliseconds, which on this load halves what a "
+            "deployment serves within the SLO (measured on the monolith at 0.5 core: about 260 against "
+            "540 requests/s).")
 
 
 def git_commit() -> str:
@@ -106,7 +185,8 @@ def environment_info(shape: str, opts: dict, sut_cpus, locust_cpus, workers: dic
     }
 
 
-def _progress(label: str, elapsed: float, total: float, history_csv: Path, sampler: ResourceSampler):
+def _progress(label: str, elapsed: float, total: float, history_csv: Path, sampler: ResourceSampler,
+              schedule=None, started_file: Path | None = None):
     users = rps = p95 = "-"
     try:
         with open(history_csv) as f:
@@ -115,11 +195,36 @@ def _progress(label: str, elapsed: float, total: float, history_csv: Path, sampl
             users, rps, p95 = rows[-1]["User Count"], f"{float(rows[-1]['Requests/s']):.0f}", rows[-1]["95%"]
     except (OSError, ValueError, KeyError):
         pass
+    load = f"users {users:>4}"
+    if schedule is not None:   # the open model: the rate the shape asks for now
+        try:
+            load = f"offered {schedule.rate(time.time() - float(started_file.read_text())):5.0f}/s"
+        except (OSError, ValueError):
+            load = "signing in shoppers"
     cpu = sampler.timeline[-1]["cpu_percent"] if sampler.timeline else 0.0
     done = min(1.0, elapsed / total) if total else 0
     bar = "#" * int(done * 20)
-    print(f"  {label:<22} [{bar:<20}] {elapsed:4.0f}/{total:.0f}s  users {users:>4}  req/s {rps:>5}  "
+    print(f"  {label:<22} [{bar:<20}] {elapsed:4.0f}/{total:.0f}s  {load}  answered {rps:>5}/s  "
           f"p95 {p95:>5} ms  SUT CPU {cpu:5.0f}%", flush=True)
+
+
+def why_no_results(log: Path) -> str:
+    """One line saying why a Locust run wrote no results, from the end of its log."""
+    try:
+        lines = [line.strip() for line in log.read_text().splitlines() if line.strip()]
+    except OSError:
+        return f"its log {log} is missing"
+    for line in reversed(lines):
+        if "Error" in line or "error" in line or "Traceback" in line:
+            return f"{line[-300:]} (see {log})"
+    return f"see {log}"
+
+
+@contextlib.contextmanager
+def placed(cpus, cap: "CpuCap | None" = None):
+    """Processes started inside run on ``cpus`` and under ``cap`` (see pinned, CpuCap)."""
+    with pinned(cpus), (cap.entered() if cap else contextlib.nullcontext()):
+        yield
 
 
 @contextlib.contextmanager
@@ -143,8 +248,9 @@ class Timeline:
     would be killed when that thread ends (the launcher's PR_SET_PDEATHSIG follows the thread
     that forked, not the process). Locust keeps running meanwhile; only the progress line waits."""
 
-    def __init__(self, sut, actions: list, times: dict[str, float], started_file: Path, cpus=None):
-        self.sut, self.started_file, self.cpus = sut, started_file, cpus
+    def __init__(self, sut, actions: list, times: dict[str, float], started_file: Path, placed=None):
+        self.sut, self.started_file = sut, started_file
+        self.placed = placed or contextlib.nullcontext  # where (re)started processes must run
         self.pending = sorted(actions, key=lambda a: times[a.at])
         self.times = times
         self.t0: float | None = None
@@ -166,7 +272,7 @@ class Timeline:
 
     def _run(self, action, event) -> None:
         try:
-            with pinned(self.cpus):  # a process (re)started by the action runs on the SUT's CPUs
+            with self.placed():  # a process (re)started by the action runs on the SUT's CPUs, under its cap
                 result = action.run(self.sut)
             if isinstance(result, (int, float, str)):
                 event["result"] = result
@@ -181,16 +287,27 @@ class Timeline:
 
 
 def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus, locust_cpus,
-            scenario: "scenarios.Scenario | None" = None) -> dict:
+            scenario: "scenarios.Scenario | None" = None, cap_cores: float | None = None,
+            env_extra: dict | None = None) -> dict:
     data_dir = out / "data" / label
     env = base_env(len(sut_cpus) if sut_cpus else None)
     if scenario is not None:
         env.update(scenario.env.get(target, {}))
         # Checkouts cut short by a dying worker are undone this long after they started.
         env.setdefault("SHOP_CHECKOUT_RECOVER_AFTER_MS", "5000")
+    env.update(env_extra or {})
     sut = SUTS[target](data_dir, env)
-    with pinned(sut_cpus):   # the deployment's processes inherit this
-        sut.start()
+    cap = CpuCap(cap_cores, f"compare-{os.getpid()}-{label}")
+    try:
+        with placed(sut_cpus, cap):   # the deployment's processes inherit both
+            sut.start()
+        return _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_cpus, scenario)
+    finally:
+        sut.stop()
+        cap.close()
+
+
+def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_cpus, scenario) -> dict:
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     run_file = out / "runs" / f"{label}.json"
@@ -198,18 +315,21 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
            "--headless", "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "5",
            "--target", target, f"--{target}-url", sut.url, "--shape", shape,
            "--run-file", str(run_file), "--csv", str(raw / label), "--csv-full-history",
-           "--results-dir", str(out)]
+           "--results-dir", str(out), "--tokens-file", str(out / "tokens.json")]
     for key, value in opts.items():
-        cmd += [f"--{key}", str(value)]
+        if key != "shape":
+            cmd += [f"--{key}", str(value)]
     log = open(out / "logs" / f"{label}-locust.log", "w")
     preexec = (lambda: os.sched_setaffinity(0, locust_cpus)) if locust_cpus else None
     metrics_before = scrape.scrape(sut.metrics_urls())
     timeline = Timeline(sut, scenario.actions.get(target, []) if scenario else [],
                         scenario.action_times(opts) if scenario else {}, Path(f"{run_file}.started"),
-                        sut_cpus)
+                        lambda: placed(sut_cpus, cap))
     sampler = ResourceSampler(sut.roots).start()  # asks again each time: a restart changes the pids
     started = time.monotonic()
     total = expected_seconds(shape, opts) + 5
+    rate = arrivals.schedule_for(argparse.Namespace(**{k.replace("-", "_"): v for k, v in {"shape": shape, **opts}.items()})) \
+        if opts.get("model") == "open" else None
     try:
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 preexec_fn=preexec)
@@ -221,7 +341,8 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
             timeline.poll()
             if time.monotonic() - last_progress >= 5:
                 last_progress = time.monotonic()
-                _progress(label, time.monotonic() - started, total, raw / f"{label}_stats_history.csv", sampler)
+                _progress(label, time.monotonic() - started, total, raw / f"{label}_stats_history.csv", sampler,
+                          rate, Path(f"{run_file}.started"))
             if time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError(f"locust did not finish in time for {label}; see {log.name}")
@@ -234,9 +355,8 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
         if sampler._thread.is_alive():
             sampler.stop()
         log.close()
-        sut.stop()
     if not run_file.exists():
-        raise RuntimeError(f"locust wrote no results for {label}; see {out / 'logs' / (label + '-locust.log')}")
+        raise RuntimeError(f"locust wrote no results for {label}: {why_no_results(out / 'logs' / (label + '-locust.log'))}")
     run = json.loads(run_file.read_text())
     if run.get("started_epoch"):
         resources = window(resources, run["started_epoch"], run["duration_s"])
@@ -246,7 +366,14 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
     run["timings"] = scrape.timings(metrics_before, metrics_after)  # from the deployment's own metrics
     gen_window = window(generator_use, run["started_epoch"], run["duration_s"]) if run.get("started_epoch") else generator_use
     gen_cpu = [r["cpu_percent"] for r in gen_window["timeline"]] or [0.0]
-    run["generator"] = {"peak_cpu_percent": max(gen_cpu), "avg_cpu_percent": round(sum(gen_cpu) / len(gen_cpu), 1)}
+    generator = run.setdefault("generator", {})   # what Locust measured of itself (summary.generator_use)
+    generator["inside_peak_cpu_percent"] = generator.get("peak_cpu_percent")
+    # Read from outside (all its processes together); the larger of the two is reported.
+    generator["outside_peak_cpu_percent"] = max(gen_cpu)
+    generator["peak_cpu_percent"] = max(gen_cpu + [generator.get("peak_cpu_percent") or 0])
+    generator["avg_cpu_percent"] = round(sum(gen_cpu) / len(gen_cpu), 1)
+    run["cpu_limit"] = {"cores": cap.cores if cap.group else None, "described": cap.describe(),
+                        "throttling": cap.throttling()}
     run["workers"] = sut.workers()
     run["events"] = timeline.events
     run["audit"] = books
@@ -300,16 +427,27 @@ def terminal_table(heads: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def report_notes(runs: dict[str, list[dict]]) -> list[str]:
+def report_notes(runs: dict[str, list[dict]], environment: dict | None = None) -> list[str]:
+    environment = environment or {}
     notes = ["One machine: the system under test and the load generator share the host, "
              "pinned to separate CPUs where possible. Differences under ~20% are noise here.",
              "CPU seconds and memory cover every process of the deployment (gunicorn masters and workers), "
              "during the load only (startup and the shoppers' logins prepared before the run are excluded)."]
-    peak_gen = max((r.get("generator", {}).get("peak_cpu_percent", 0) for rs in runs.values() for r in rs),
+    if environment.get("CPU limit of the system under test"):
+        notes.append(cap_note(environment["CPU limit of the system under test"]))
+    peak_gen = max((r.get("generator", {}).get("peak_cpu_percent") or 0 for rs in runs.values() for r in rs),
                    default=0)
-    notes.append(f"Load generator (Locust) CPU: highest one-second reading {peak_gen:.0f}% of one core"
-                 + (" - near its limit: the highest loads may be understated." if peak_gen >= 90 else
-                    " - it was not the limit."))
+    saturated = [f"{t} run {i}" for t, rs in runs.items() for i, r in enumerate(rs, 1)
+                 if (r.get("generator") or {}).get("saturated")]
+    text = f"Load generator (Locust) CPU: highest one-second reading {peak_gen:.0f}% of one core"
+    if saturated:
+        text += (f" - it was the limit in {', '.join(saturated)}: it sent requests late or ran out of CPU for "
+                 "3 seconds or more, so the load offered there was less than the shape asked for.")
+    elif peak_gen >= 90:
+        text += " - near its limit: the highest loads may be understated."
+    else:
+        text += " - it was not the limit."
+    notes.append(text)
     return notes
 
 
@@ -318,9 +456,20 @@ def main(argv=None) -> int:
     parser.add_argument("--shape", choices=sorted(DEFAULTS), default="spike")
     parser.add_argument("--scenario", choices=sorted(scenarios.SCENARIOS), default="",
                         help="a scenario (its own shape, faults and verdicts); overrides --shape")
+    parser.add_argument("--model", choices=arrivals.MODELS, default="open",
+                        help="open: arrivals per second (the default); closed: N users who wait for each answer")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="a short run (under 2 minutes) for smoke tests")
     parser.add_argument("--targets", default="monolith,microservices")
+    parser.add_argument("--sut-cpu", type=float, default=SUT_CPU,
+                        help=f"cores the system under test may use (a cgroup quota; default {SUT_CPU}, 0: no limit)")
+    parser.add_argument("--baseline-rps", type=float, default=None, help="open spike: the baseline rate, instead "
+                        "of 25%% of the lower measured capacity")
+    parser.add_argument("--peak-rps", type=float, default=None, help="open spike: the peak rate, instead of 10x "
+                        "the baseline capped at 2x the higher capacity")
+    parser.add_argument("--slo-ms", type=float, default=OPEN["slo-ms"], help="the latency target (p95) in ms")
+    parser.add_argument("--admission", choices=["on", "off"], default="on",
+                        help="the deployments' admission control (load shedding): off to see its effect")
     parser.add_argument("--out", default="", help="results folder (default results/<timestamp>-<shape>)")
     parser.add_argument("--rebuild", metavar="FOLDER", default="",
                         help="no load: recompute the verdicts and the report of an earlier run from its summary.json")
@@ -329,49 +478,129 @@ def main(argv=None) -> int:
         return rebuild(Path(args.rebuild))
 
     scenario = scenarios.SCENARIOS[args.scenario] if args.scenario else None
+    if scenario is None and args.shape == "spike":
+        scenario = scenarios.SCENARIOS["spike"]
     if scenario is not None:
         args.shape = scenario.shape
-        opts = scenario.opts(args.quick)
-    else:
-        opts = dict((QUICK if args.quick else DEFAULTS)[args.shape])
     name = scenario.name if scenario else args.shape
+    suffix = ("-quick" if args.quick else "") + ("-closed" if args.model == "closed" else "") + \
+        ("-no-admission" if args.admission == "off" else "")
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out or PROJECT_ROOT / "results" / f"{stamp}-{name}{'-quick' if args.quick else ''}")
+    out = Path(args.out or PROJECT_ROOT / "results" / f"{stamp}-{name}{suffix}")
     (out / "logs").mkdir(parents=True, exist_ok=True)
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     sut_cpus, locust_cpus = cpu_split()
-    per_run = expected_seconds(args.shape, opts)
-    print(f"comparing {', '.join(targets)}: {name} ({args.shape} shape), {args.repeats} repeat(s), "
+    env_extra = {"SHOP_ADMISSION": "0" if args.admission == "off" else "1"}
+    cap_reason = cgroups.unavailable() if args.sut_cpu else "no CPU limit asked for (--sut-cpu 0)"
+    cap = None if cap_reason else args.sut_cpu
+    if cap_reason and args.sut_cpu:
+        print(f"note: {cap_reason}", flush=True)
+
+    capacity_runs, capacities = {}, {}
+    if args.model == "open" and needs_capacity(scenario, args):
+        capacity_opts = {**(OPEN_QUICK if args.quick else OPEN), **(CAPACITY_QUICK if args.quick else CAPACITY),
+                         "slo-ms": args.slo_ms}
+        print(f"measuring each deployment's capacity (open-model step test, SLO p95 {args.slo_ms:g} ms, "
+              f"errors < {capacity_opts['ramp-max-error-pct']:g}%); results in {out}", flush=True)
+        for target in targets:
+            run = run_one(target, "ramp", capacity_opts, out, f"{target}-capacity", sut_cpus, locust_cpus,
+                          None, cap, env_extra)
+            capacity_runs[target] = run
+            capacities[target] = (run.get("capacity") or {}).get("rps")
+            print(f"  {target}: capacity {capacities[target]} req/s ({run.get('stop_reason')})", flush=True)
+
+    per_target = {t: load_options(scenario, args, capacities, t) for t in targets}
+    shape = args.shape
+    per_run = expected_seconds(shape, per_target[targets[0]])
+    print(f"comparing {', '.join(targets)}: {name} ({args.model} model, {shape} shape), {args.repeats} repeat(s), "
           f"about {per_run:.0f}s of load each; results in {out}", flush=True)
+    if args.model == "open":
+        for t in targets:
+            rates = {k: v for k, v in per_target[t].items() if k.endswith("-rps")}
+            print(f"  {t}: " + ", ".join(f"--{k} {v:g}" for k, v in rates.items()), flush=True)
 
     runs: dict[str, list[dict]] = {t: [] for t in targets}
     workers = {}
     for r in range(1, args.repeats + 1):
         order = targets if r % 2 else list(reversed(targets))  # alternate, so drift hits both alike
         for target in order:
-            run = run_one(target, args.shape, opts, out, f"{target}-{r}", sut_cpus, locust_cpus, scenario)
+            run = run_one(target, shape, per_target[target], out, f"{target}-{r}", sut_cpus, locust_cpus,
+                          scenario, cap, env_extra)
+            run["capacity_rps"] = capacities.get(target)
             runs[target].append(run)
             workers.update({f"{target}/{k}": v for k, v in run["workers"].items()})
 
-    environment = environment_info(args.shape, opts, sut_cpus, locust_cpus, workers)
+    environment = environment_info(shape, per_target[targets[0]], sut_cpus, locust_cpus, workers)
+    environment["load model"] = args.model
+    environment["CPU limit of the system under test"] = (f"{cap:g} core (cgroup quota, {SUT_CPU_PERIOD_US // 1000} ms "
+                                                         "period)" if cap else f"none: {cap_reason}")
+    environment["admission control"] = args.admission
+    if args.quick:
+        environment["QUICK"] = "a smoke run of the pipeline, not a measurement"
+    if capacities:
+        environment["capacity (req/s)"] = ", ".join(f"{t} {c}" for t, c in capacities.items())
+    if len(targets) > 1 and args.model == "open":
+        for t in targets:
+            environment[f"shape options: {t}"] = ", ".join(f"--{k} {v}" for k, v in per_target[t].items()
+                                                         if k.endswith("-rps"))
     if scenario is not None:
         environment["scenario"] = f"{scenario.name}: {scenario.claim}"
-    return finish(out, name, scenario, args.shape, environment, runs)
+    return finish(out, name, scenario, shape, environment, runs, capacity_runs)
 
 
-def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: dict[str, list[dict]]) -> int:
+def needs_capacity(scenario, args) -> bool:
+    """The capacity step test sizes the spike and the overload; the fault scenarios' steady
+    load is sized from it too, except in a quick run (a smoke run uses a small fixed rate)."""
+    if scenario is None:
+        return False     # a plain ramp is itself the step test
+    if scenario.load in ("spike", "overload"):
+        return True      # even with explicit rates: the report shows where the peak falls against each
+    return not args.quick
+
+
+def load_options(scenario, args, capacities: dict, target: str) -> dict:
+    """The Locust options of one deployment's runs: the shape's timings and the load's size."""
+    if args.model == "closed":
+        if scenario is not None:
+            return dict(scenario.opts(args.quick))
+        return dict((QUICK if args.quick else DEFAULTS)[args.shape])
+    opts = {**(OPEN_QUICK if args.quick else OPEN), "slo-ms": args.slo_ms}
+    if scenario is None:       # the plain ramp: the capacity step test itself
+        return {**opts, **{k: v for k, v in (CAPACITY_QUICK if args.quick else CAPACITY).items() if k != "shape"}}
+    if scenario.load == "spike":
+        sized = spike_schedule(capacities) if capacities else {}
+        if args.baseline_rps is not None:
+            sized["baseline-rps"] = args.baseline_rps
+        if args.peak_rps is not None:
+            sized["peak-rps"] = args.peak_rps
+        return {**opts, **(SPIKE_TIMES_QUICK if args.quick else SPIKE_TIMES), **sized}
+    timing = scenario.steady_times(args.quick)
+    if scenario.load == "overload":
+        own = capacities.get(target) or min(c for c in capacities.values() if c)
+        return {**opts, **timing, "steady-rps": round(scenarios.OVERLOAD_BEFORE * own, 1),
+                "fault-rps": round(scenarios.OVERLOAD_FACTOR * own, 1)}
+    if capacities and all(capacities.values()):
+        rate = round(BASELINE_SHARE * min(capacities.values()), 1)
+    else:
+        rate = scenarios.STEADY_RPS_QUICK if args.quick else scenarios.STEADY_RPS
+    return {**opts, **timing, "steady-rps": rate}
+
+
+def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: dict[str, list[dict]],
+           capacity_runs: dict | None = None) -> int:
     """The verdicts, summary.json and report.html of finished runs, and the terminal summary."""
+    capacity_runs = capacity_runs or {}
     heads = {t: headline(rs) for t, rs in runs.items()}
     verdicts = (scenario or scenarios.SCENARIOS["spike"]).verdicts(runs) if (scenario or shape == "spike") else []
     audits = {t: [(r.get("audit") or {}).get("ok") for r in rs] for t, rs in runs.items()}
     from loadtests import report
-    notes = report_notes(runs)
+    notes = report_notes(runs, environment)
     preface = scenarios.section(scenario or scenarios.SCENARIOS["spike"], verdicts, runs) if verdicts else ""
     path = report.build(runs, out, title=f"Monolith vs microservices: {name}", environment=environment,
-                        notes=notes, preface=preface)
+                        notes=notes, preface=preface, capacity_runs=capacity_runs)
     (out / "summary.json").write_text(json.dumps(  # last: a failure above leaves the old one
         {"environment": environment, "scenario": name, "verdicts": verdicts, "audits_ok": audits,
-         "headline": heads, "runs": runs}, indent=1))
+         "headline": heads, "runs": runs, "capacity_runs": capacity_runs}, indent=1))
     print("\n" + terminal_table(heads))
     for v in verdicts:
         values = ", ".join(f"{t} {v['values'].get(t)}" for t in ("monolith", "microservices"))
@@ -399,7 +628,7 @@ def rebuild(out: Path) -> int:
     scenario = scenarios.SCENARIOS.get(name)   # none for the ramp: no verdicts
     shape = scenario.shape if scenario else environment.get("shape", name)
     environment["report rebuilt"] = f"{dt.datetime.now():%Y-%m-%d %H:%M} at commit {git_commit()}, from summary.json"
-    return finish(out, name, scenario, shape, environment, summary["runs"])
+    return finish(out, name, scenario, shape, environment, summary["runs"], summary.get("capacity_runs"))
 
 
 if __name__ == "__main__":

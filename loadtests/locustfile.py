@@ -1,15 +1,36 @@
 """The Locust entry point: `make load` (web UI), `make compare` (headless, via loadtests.compare).
 
 Pick the Target (monolith | microservices) in the start form: it decides the URL, whatever
-the Host field says. Pick the Shape (spike, ramp) in the same form."""
-from locust import events
-
+the Host field says. Pick the Model (open: arrivals per second; closed: N users) and the Shape
+(spike, ramp, steady) in the same form. Works with one Locust process and in distributed mode
+(``--processes N``, or ``--master`` and ``--worker``): the master signs the shoppers in and
+hands each worker its share of the accounts and of the arrival rate; every worker sends its
+results back to the master, which writes the run's summary."""
 import logging
+import time
+from dataclasses import dataclass
 
-from loadtests import accounts, shopdata, targets, ui
+from locust import events
+from locust.runners import MasterRunner, WorkerRunner
+
+from loadtests import accounts, arrivals, shopdata, targets, ui
 from loadtests.journeys import POOL, Browser, Shopper  # noqa: F401  (Locust finds users here)
-from loadtests.recorder import Recorder
-from loadtests.shapes import ShopShape, add_options  # noqa: F401
+from loadtests.recorder import BATCH, Collector, Recorder, started_at
+from loadtests.shapes import ShopShape, add_options, schedule  # noqa: F401
+from loadtests.visitors import SHOPPER_SHARE, Visitors  # noqa: F401
+
+log = logging.getLogger(__name__)
+TOKENS = "shop_tokens"
+
+
+@dataclass
+class OpenPlan:
+    """What every load-generator process needs to follow the open model's schedule."""
+    schedule: arrivals.Schedule
+    t0: float            # wall clock at which the schedule's second 0 is
+    processes: int       # load-generator processes sharing the rate
+    index: int           # this one's index among them
+    seed: int
 
 
 @events.init_command_line_parser.add_listener
@@ -22,31 +43,125 @@ def _options(parser):
     parser.add_argument("--results-dir", default="results", include_in_web_ui=False)
     parser.add_argument("--run-file", default="", include_in_web_ui=False,
                         help="write this run's summary here (headless runs)")
+    parser.add_argument("--tokens-file", default="", include_in_web_ui=False,
+                        help="keep the shoppers' tokens here between runs against the same deployment")
+    parser.add_argument("--shoppers", type=int, default=250, include_in_web_ui=False,
+                        help="shopper accounts to sign in before the run (at most 500)")
     add_options(parser)
 
 
 @events.init.add_listener
 def _init(environment, **_):
-    Recorder(environment)
+    environment.shop_pool = POOL
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        environment.shop_recorder = Recorder(environment)
+        runner.register_message(BATCH, environment.shop_recorder.on_worker_batch)
+    elif isinstance(runner, WorkerRunner):
+        environment.shop_collector = Collector(environment, lambda b: runner.send_message(BATCH, b))
+        runner.register_message(TOKENS, _receive_tokens)
+    else:
+        recorder = environment.shop_recorder = Recorder(environment)
+        environment.shop_collector = Collector(environment, recorder.ingest)
     ui.install(environment)
 
 
 @events.test_start.add_listener
-def _pick_target(environment, **_):
-    # Unconditional: the Host field keeps whatever was typed last, the Target decides.
-    environment.host = ui.url_for_target(environment, environment.parsed_options.target)
-    _prepare_shoppers(environment)
-
-
-def _prepare_shoppers(environment):
-    """Log the shoppers the shape will need in before it starts (outside the statistics): a
-    spike should measure shopping, not a burst of deliberately slow password hashing."""
+def _start(environment, **_):
+    runner = environment.runner
     o = environment.parsed_options
-    peak = {"spike": o.spike_users * o.spike_factor, "steady": o.steady_users}.get(o.shape, o.ramp_max_users)
-    share = Shopper.weight / (Shopper.weight + Browser.weight)
-    needed = min(shopdata.SHOPPER_COUNT, int(peak * share) + 2, 250)
-    done = accounts.prewarm(POOL, environment.host, needed, shopdata.SHOPPER_PASSWORD)
-    if done:
-        logging.getLogger(__name__).info("logged in %d shopper accounts before the run", done)
+    if isinstance(runner, WorkerRunner):
+        # The master's options (t0) came with the spawn message, this worker's share with the
+        # tokens message just before it.
+        index, processes = getattr(environment, "shop_share", (runner.worker_index, o.shop_processes))
+        POOL.share(index, processes)
+        environment.shop_open = OpenPlan(schedule(o), o.shop_t0, processes, index, o.seed)
+        environment.shop_collector.start()
+        return
+    # Unconditional: the Host field keeps whatever was typed last, the Target decides.
+    environment.host = ui.url_for_target(environment, o.target)
+    processes = max(1, runner.worker_count) if isinstance(runner, MasterRunner) else 1
+    _prepare_shoppers(environment, processes)
+    o.shop_t0, o.shop_processes = time.time(), processes   # sent to the workers with the spawn message
+    environment.shop_open = OpenPlan(schedule(o), o.shop_t0, processes, 0, o.seed)
+    environment.shop_recorder.start(o.shop_t0)
+    if not isinstance(runner, MasterRunner):
+        environment.shop_collector.start()
     if environment.shape_class is not None:
         environment.shape_class.reset_time()  # the shape's clock starts now, not before the logins
+
+
+def _prepare_shoppers(environment, processes: int):
+    """Sign in the shoppers the run will need before it starts (outside the statistics): a spike
+    should measure shopping, not a burst of deliberately slow password hashing. In distributed
+    mode each worker then gets the tokens of its share of the accounts."""
+    o = environment.parsed_options
+    host = environment.host
+    if o.model == "closed":
+        peak = {"spike": o.spike_users * o.spike_factor, "steady": o.steady_users}.get(o.shape, o.ramp_max_users)
+        needed = int(peak * Shopper.weight / (Shopper.weight + Browser.weight)) + 2
+    else:
+        needed = o.shoppers
+    needed = max(1, min(shopdata.SHOPPER_COUNT, needed, o.shoppers))
+    cached = accounts.load_cache(POOL, host, o.tokens_file) if o.tokens_file else 0
+    started = time.monotonic()
+    done = accounts.prewarm(POOL, host, needed, shopdata.SHOPPER_PASSWORD)
+    if done:
+        log.info("signed in %d shopper accounts before the run (%.1fs)", done, time.monotonic() - started)
+    if cached:
+        log.info("%d shopper tokens taken from %s", cached, o.tokens_file)
+    if o.tokens_file and done:
+        accounts.save_cache(POOL, host, o.tokens_file)
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        workers = sorted(runner.clients.values(), key=lambda c: runner.get_worker_index(c.id))
+        for index, client in enumerate(workers[:processes]):
+            share = [n for n in range(1, POOL.size + 1) if (n - 1) % processes == index]
+            runner.send_message(TOKENS, {"host": host, "tokens": POOL.tokens(host, share),
+                                         "index": index, "processes": processes}, client_id=client.id)
+    else:
+        POOL.share(0, 1)
+
+
+def _receive_tokens(environment, msg, **_):
+    environment.shop_share = (msg.data["index"], msg.data["processes"])
+    for n, token in msg.data["tokens"].items():
+        POOL.remember(msg.data["host"], int(n), token)
+
+
+@events.test_stop.add_listener
+def _stop(environment, **_):
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        environment.shop_collector.stop()
+        return
+    if not isinstance(runner, MasterRunner):
+        environment.shop_collector.stop()
+    else:
+        missing = environment.shop_recorder.wait_for_workers({c.id for c in runner.clients.values()})
+        if missing:
+            log.warning("no final results from %d worker(s): their last second may be missing", len(missing))
+    recorder = environment.shop_recorder
+    if recorder.t0 is None:
+        return
+    o = environment.parsed_options
+    shape = environment.shape_class
+    meta = {
+        "target": getattr(o, "target", None),
+        "url": environment.host,
+        "model": o.model,
+        "shape": getattr(shape, "name", None) or "manual",
+        "shape_options": {k: v for k, v in vars(o).items()
+                          if k.startswith(("spike_", "ramp_", "steady_", "baseline_", "peak_", "fault_"))
+                          or k in ("slo_ms", "max_in_flight", "request_timeout", "seed", "model")},
+        "started_at": started_at(recorder.t0),
+        "started_epoch": recorder.t0,
+        "stop_reason": getattr(shape, "stop_reason", None),
+        "load_generators": getattr(environment.shop_open, "processes", 1),
+    }
+    if o.model == "open":
+        meta["schedule"] = [list(p) for p in environment.shop_open.schedule.points]
+    phases = shape.phases() if shape is not None and hasattr(shape, "phases") else []
+    result = recorder.finish(meta, phases, o.slo_ms)
+    if result is not None:
+        recorder.save(result, o)

@@ -163,6 +163,18 @@ def best_step_rps(run: dict):
 
 
 HEADLINE = [
+    Metric("Capacity (open-model step test), req/s", ("capacity_rps",), "rate", compared=False),
+    Metric("Offered requests/s, during the spike", ("totals", "spike", "offered_rps"), "rate", compared=False),
+    Metric("Goodput/s (ok within the SLO), during the spike", ("totals", "spike", "goodput_rps"), "rate"),
+    Metric("Within the SLO, % of requests, during the spike", ("totals", "spike", "within_slo_pct"), "pct"),
+    Metric("Offered requests/s, during the fault", ("totals", "fault", "offered_rps"), "rate", compared=False),
+    Metric("Goodput/s (ok within the SLO), during the fault", ("totals", "fault", "goodput_rps"), "rate"),
+    Metric("Seconds the SLO was broken", ("slo", "violation_seconds"), "s"),
+    Metric("Shed at once (503 + Retry-After), whole run", ("totals", "all", "errors", "shed"), "count"),
+    Metric("Timed out, whole run", ("totals", "all", "errors", "timeout"), "count"),
+    Metric("Dropped by the load generator (in-flight limit), whole run", ("totals", "all", "dropped"), "count",
+           compared=False),
+    Metric("Peak requests in flight", ("totals", "all", "peak_in_flight"), "count", compared=False),
     Metric("Requests/s, whole run", ("totals", "all", "rps"), "rate"),
     Metric("Requests/s, during the spike", ("totals", "spike", "rps"), "rate"),
     Metric("p50 ms, whole run", ("totals", "all", "p50_ms"), "ms"),
@@ -469,6 +481,43 @@ def steps_section(runs: dict) -> str:
             f'<div class="saturation">{saturation}</div>{steps_table(runs)}')
 
 
+# -- the capacity step test ------------------------------------------------------------------
+def capacity_section(capacity_runs: dict | None, runs: dict) -> str:
+    chosen = {t: r for t, r in (capacity_runs or {}).items() if r and r.get("steps")}
+    if not chosen:
+        return ""
+    parts = ["<h2>Capacity (open-model step test)</h2>",
+             "<p>Before the load below, each deployment got a rising rate in steps; each step is judged "
+             "on its second half. Capacity is the highest step rate whose p95 (from the intended start) "
+             "stayed under the SLO with errors under the limit and no arrival dropped.</p>"]
+    peak_rates = {t: (r.get("shape_options") or {}).get("peak_rps") for t, rs in runs.items() for r in rs[:1]}
+    lines = []
+    for t in ordered_targets({k: [v] for k, v in chosen.items()}):
+        cap = chosen[t].get("capacity") or {}
+        text = f"{t}: {fmt_value(cap.get('rps'), 'rate')} req/s"
+        if cap.get("first_failed_rps"):
+            text += f" (the next step, {fmt_value(cap['first_failed_rps'], 'rate')} req/s, failed: {cap.get('why')})"
+        else:
+            text += f" ({chosen[t].get('stop_reason') or 'no stop reason'})"
+        peak = peak_rates.get(t)
+        if peak and cap.get("rps"):
+            text += f"; the spike's peak, {fmt_value(peak, 'rate')} req/s, is {peak / cap['rps']:.1f}x this capacity"
+        lines.append(text)
+    parts.append(bullet_list(lines))
+    head = "".join(f"<th>{h}</th>" for h in ("deployment", "offered req/s", "answered/s", "goodput/s",
+                                             "p95 ms", "errors %", "held", "why not"))
+    rows = []
+    for t in ordered_targets({k: [v] for k, v in chosen.items()}):
+        for step in chosen[t]["steps"]:
+            cells = [t, fmt_value(step.get("target_rps"), "rate"), fmt_value(step.get("answered_rps"), "rate"),
+                     fmt_value(step.get("goodput_rps"), "rate"), fmt_value(step.get("p95_ms"), "ms"),
+                     fmt_value(step.get("error_pct"), "pct"), "yes" if step.get("held") else "no",
+                     step.get("why") or ""]
+            rows.append("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in cells) + "</tr>")
+    parts.append(f'<table class="capacity"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return "".join(parts)
+
+
 # -- runs, resources, environment, notes --------------------------------------------------------
 def runs_section(runs: dict) -> str:
     rows = []
@@ -610,6 +659,96 @@ def timeline_chart(runs: dict) -> Figure | None:
     return fig
 
 
+def is_open(run: dict) -> bool:
+    return any("offered" in row for row in run.get("timeline") or [])
+
+
+ERROR_COLOURS = {"shed": "#E69F00", "5xx": "#D55E00", "4xx": "#CC79A7", "timeout": "#000000",
+                 "refused": "#56B4E9", "connection": "#009E73"}
+
+
+def load_chart(runs: dict) -> Figure | None:
+    """The open model, second by second: for each deployment, what was offered, answered and
+    good (ok within the SLO), with its measured capacity; then both deployments' p95, errors
+    by kind and requests in flight."""
+    chosen = {t: r for t, r in first_runs(runs).items() if is_open(r)}
+    if not chosen:
+        return None
+    targets = list(chosen)
+    fig, axes = new_figure(len(targets) + 3, 9, 2.2 * (len(targets) + 3))
+    for ax, (t, r) in zip(axes, chosen.items()):
+        rows = r["timeline"]
+        x = [v + 0.5 for v in series(rows, "t")]
+        if any("scheduled" in row for row in rows):
+            ax.plot(x, series(rows, "scheduled"), color="#777777", lw=1, ls=":", label="scheduled")
+        ax.plot(x, series(rows, "offered"), color="#777777", lw=1.2, label="offered")
+        ax.plot(x, series(rows, "rps"), color=colour(t, targets), lw=1.2, ls=DASHED, label="answered or failed")
+        ax.plot(x, series(rows, "good"), color=colour(t, targets), lw=1.8, label="goodput (ok within SLO)")
+        if r.get("capacity_rps"):
+            ax.axhline(r["capacity_rps"], color="#333333", lw=0.8, ls="--")
+            ax.annotate(f"capacity {r['capacity_rps']:g}/s", (0, r["capacity_rps"]), fontsize=7,
+                        xytext=(2, 2), textcoords="offset points")
+        ax.set_ylabel(f"{t}\nrequests/s")
+        ax.legend(loc="upper right", fontsize=7)
+    p95_ax, err_ax, flight_ax = axes[len(targets):]
+    p95_values = []
+    for t, r in chosen.items():
+        rows = r["timeline"]
+        x = [v + 0.5 for v in series(rows, "t")]
+        p95_ax.plot(x, series(rows, "p95_ms"), color=colour(t, targets), label=t, **line_style(t))
+        p95_values += series(rows, "p95_ms")
+        flight_ax.plot(x, series(rows, "in_flight"), color=colour(t, targets), label=t, **line_style(t))
+        for kind, c in ERROR_COLOURS.items():
+            values = [float((row.get("errors") or {}).get(kind, 0)) for row in rows]
+            if any(values):
+                err_ax.plot(x, values, color=c, label=f"{t}: {kind}", **line_style(t))
+    slo = next((r.get("slo", {}).get("latency_ms") for r in chosen.values() if r.get("slo")), None)
+    if slo:
+        p95_ax.axhline(slo, color="#333333", lw=0.8, ls="--")
+        p95_ax.annotate(f"SLO {slo:g} ms", (0, slo), fontsize=7, xytext=(2, 2), textcoords="offset points")
+    p95_ax.set_ylabel("p95 ms (from the\nintended start)")
+    err_ax.set_ylabel("errors/s by kind")
+    flight_ax.set_ylabel("requests in flight\n(load generator)")
+    if not err_ax.get_lines():
+        err_ax.text(0.5, 0.5, "no errors", ha="center", va="center", transform=err_ax.transAxes)
+    else:
+        err_ax.legend(loc="upper right", fontsize=7)
+    shade_spikes(axes, spike_windows(chosen))
+    finish_axes(axes, "seconds since start", p95_ax if wants_log(p95_values) else None)
+    fig.suptitle("Offered, answered and good requests, per second")
+    return fig
+
+
+def capacity_chart(capacity_runs: dict) -> Figure | None:
+    """The capacity step test: for each rate step, what was answered and good, and the p95."""
+    chosen = {t: r for t, r in (capacity_runs or {}).items() if r and r.get("steps")}
+    if not chosen:
+        return None
+    targets = ordered_targets({t: [r] for t, r in chosen.items()})
+    fig, axes = new_figure(2, 9, 5, sharex=True)
+    slo = None
+    for t in targets:
+        steps = chosen[t]["steps"]
+        x = [s["target_rps"] for s in steps]
+        style = dict(marker="o", color=colour(t, targets), **line_style(t))
+        axes[0].plot(x, [s.get("goodput_rps") or 0 for s in steps], label=f"{t}: goodput", **style)
+        axes[1].plot(x, [s.get("p95_ms") or math.nan for s in steps], label=t, **style)
+        cap = (chosen[t].get("capacity") or {}).get("rps")
+        if cap:
+            for ax in axes:
+                ax.axvline(cap, color=colour(t, targets), lw=0.8, ls=":")
+        slo = (chosen[t].get("slo") or {}).get("latency_ms") or slo
+    top = max(s["target_rps"] for r in chosen.values() for s in r["steps"])
+    axes[0].plot([0, top], [0, top], color="#999999", lw=0.8, ls="--", label="offered")
+    if slo:
+        axes[1].axhline(slo, color="#333333", lw=0.8, ls="--", label=f"SLO {slo:g} ms")
+    axes[0].set_ylabel("goodput/s")
+    axes[1].set_ylabel("p95 ms")
+    finish_axes(axes, "offered requests/s (step)", axes[1])
+    fig.suptitle("Capacity step test (dotted: each deployment's capacity)")
+    return fig
+
+
 def resources_chart(runs: dict) -> Figure | None:
     chosen = {t: r for t, r in first_runs(runs).items() if dig(r, "resources", "timeline")}
     if not chosen:
@@ -683,7 +822,7 @@ def steps_chart(runs: dict) -> Figure | None:
     return fig
 
 
-def render_charts(runs: dict) -> list[Chart]:
+def render_charts(runs: dict, capacity_runs: dict | None = None) -> list[Chart]:
     """Every chart the runs have data for, as PNG bytes."""
     runs = normalise(runs)
     repeats = any(len(runs[t]) > 1 for t in ordered_targets(runs))
@@ -691,6 +830,10 @@ def render_charts(runs: dict) -> list[Chart]:
     band = "; grey band: the spike" if has_spike(runs) else ""
     colours = ", ".join(f"{t} {name}" for t, name in ((BASE, "blue"), (OTHER, "orange dashed")) if runs.get(t))
     specs = [
+        ("load.png", "Offered, answered and good requests per second", load_chart,
+         "Open model. offered: what the load generator meant to send (each request at its intended start); "
+         "answered or failed: what ended in that second; goodput: ok answers within the SLO. p95 counts from "
+         f"the intended start, so waiting in a queue counts.{band}.{first}"),
         ("timeline.png", "Users, requests/s, p95 latency and errors over time", timeline_chart,
          f"x = seconds since each run started; {colours}{band}.{first}"),
         ("resources.png", "CPU and memory over time", resources_chart,
@@ -705,6 +848,11 @@ def render_charts(runs: dict) -> list[Chart]:
         fig = make(runs)
         if fig is not None:
             charts.append(Chart(filename, title, caption, png_bytes(fig)))
+    fig = capacity_chart(capacity_runs)
+    if fig is not None:
+        charts.append(Chart("capacity.png", "Capacity step test", "Each step's rate was held for a few seconds "
+                            "and judged on its second half; capacity is the highest step that kept p95 under the "
+                            "SLO with errors under 1% and nothing dropped.", png_bytes(fig)))
     return charts
 
 
@@ -753,7 +901,7 @@ def subtitle(runs: dict) -> str:
 
 
 def page(runs: dict, charts: list[Chart], title: str, environment: dict | None,
-         notes: list[str] | None, preface: str = "") -> str:
+         notes: list[str] | None, preface: str = "", capacity_runs: dict | None = None) -> str:
     body = [f"<h1>{esc(title)}</h1>", f'<p class="subtitle">{esc(subtitle(runs))}</p>', preface]
     if ordered_targets(runs):
         body += ["<h2>Headline</h2>", headline_table(runs), honest_box(runs)]
@@ -762,8 +910,8 @@ def page(runs: dict, charts: list[Chart], title: str, environment: dict | None,
     if charts:
         body.append("<h2>Charts</h2>" + "".join(chart_html(c) for c in charts))
     if ordered_targets(runs):
-        body += [processes_section(runs), insights.hops_section(runs), insights.capacity_section(runs),
-                 endpoints_section(runs), steps_section(runs), runs_section(runs)]
+        body += [capacity_section(capacity_runs, runs), processes_section(runs), insights.hops_section(runs),
+                 insights.capacity_section(runs), endpoints_section(runs), steps_section(runs), runs_section(runs)]
     body += [environment_section(runs, environment), notes_section(notes)]
     return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f"<title>{esc(title)}</title><style>{CSS}</style></head>"
@@ -793,12 +941,12 @@ def save_charts(charts: list[Chart], out_dir: Path) -> list[Path]:
 
 
 def build(runs: dict[str, list[dict]], out_dir: Path, *, title: str, environment: dict | None = None,
-          notes: list[str] | None = None, preface: str = "") -> Path:
+          notes: list[str] | None = None, preface: str = "", capacity_runs: dict | None = None) -> Path:
     """out_dir/report.html plus the charts as PNGs under out_dir/charts/; returns the report path."""
     out_dir = Path(out_dir)
     runs = normalise(runs)
-    charts = render_charts(runs)
+    charts = render_charts(runs, capacity_runs)
     save_charts(charts, out_dir / "charts")
     report = out_dir / "report.html"
-    report.write_text(page(runs, charts, title, environment, notes, preface), encoding="utf-8")
+    report.write_text(page(runs, charts, title, environment, notes, preface, capacity_runs), encoding="utf-8")
     return report

@@ -12,6 +12,12 @@ deployments, each ending with a verdict in numbers and an audit of the books.
 |               |                          | the billing code path crashes its worker) and returns  |
 | redeploy      | steady                   | one service (the monolith: all of it) is restarted     |
 |               |                          | gracefully, as a deploy of a new version would         |
+| overload      | steady, then 2x capacity | each deployment gets twice its own measured capacity   |
+|               |                          | for 30 s: does admission control keep goodput up?      |
+
+In the open model (the default) the load is a rate: the spike's is sized from both
+deployments' measured capacities (loadtests/compare.py: spike_schedule), the steady load is
+25% of the lower capacity, and the overload is relative to each deployment's own capacity.
 
 A scenario is data (shape, options, the environment of each deployment, timed actions) plus
 a verdict function over the runs. ``loadtests/compare.py`` runs it; the report shows the
@@ -26,6 +32,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Callable
 
+from loadtests import summary
 from loadtests.report import esc, fmt_value
 from loadtests.sut import answers_healthz
 
@@ -49,6 +56,13 @@ NEEDS = {
 }
 
 STEADY = {"steady-users": 60, "steady-before": 30, "steady-fault": 30, "steady-after": 45}
+STEADY_RPS = 60         # open model, when no capacity was measured
+STEADY_RPS_QUICK = 15   # open model, quick runs (a smoke run: no capacity test)
+OVERLOAD_BEFORE = 0.5   # overload: before and after, this share of the deployment's own capacity
+OVERLOAD_FACTOR = 2.0   # ... and this many times it during the fault phase
+OVERLOAD = {"steady-before": 20, "steady-fault": 30, "steady-after": 30}
+OVERLOAD_QUICK = {"steady-before": 5, "steady-fault": 8, "steady-after": 10}
+GOODPUT_GOAL = 0.8      # overload: goodput should stay at this share of capacity or more
 # (the after phase is long enough for checkout's recovery rule: RECOVERY_CLEAN_S clean seconds)
 STEADY_QUICK = {"steady-users": 8, "steady-before": 5, "steady-fault": 6, "steady-after": 15}
 SPIKE = {"spike-users": 20, "spike-factor": 10, "spike-warmup": 30, "spike-rise": 5,
@@ -85,9 +99,15 @@ class Scenario:
     env: dict = field(default_factory=dict)          # target -> extra environment
     actions: dict = field(default_factory=dict)      # target -> [Action]
     verdicts: Callable = None                        # verdicts(runs) -> [dict]
+    load: str = "steady"                             # spike | steady | overload: how the open model sizes it
 
     def opts(self, quick: bool) -> dict:
+        """The closed model's options (users)."""
         return dict(self.quick_options if quick else self.options)
+
+    def steady_times(self, quick: bool) -> dict:
+        """The steady shape's phase lengths (the open model sizes the rate itself)."""
+        return {k: v for k, v in self.opts(quick).items() if k in ("steady-before", "steady-fault", "steady-after")}
 
     def action_times(self, opts: dict) -> dict[str, float]:
         if self.shape != "steady":
@@ -241,12 +261,23 @@ def _per_target(runs: dict, read, none_is_worst: bool = False) -> dict:
 
 # -- the verdicts of each scenario --------------------------------------------------------------
 def spike_verdicts(runs: dict, claim="absorbs a 10x traffic spike") -> list[dict]:
-    return [
+    open_model = any(r.get("model") == "open" for rs in runs.values() for r in rs)
+    extra = [
+        verdict(claim, "goodput during the spike (ok answers within the SLO, per second)",
+                _per_target(runs, lambda r: r["totals"].get("spike", {}).get("goodput_rps")), "rate",
+                lower_is_better=False, abs_noise=5,
+                note="offered during the spike: " + ", ".join(
+                    f"{t} {fmt_value(v, 'rate')}/s" for t, v in
+                    _per_target(runs, lambda r: r["totals"].get("spike", {}).get("offered_rps")).items())),
+        verdict(claim, "seconds in which the SLO was broken (p95 or errors over the limit)",
+                _per_target(runs, lambda r: (r.get("slo") or {}).get("violation_seconds")), "s", abs_noise=2),
+    ] if open_model else []
+    return extra + [
         verdict(claim, "p95 latency during the spike (ms)",
                 _per_target(runs, lambda r: r["totals"].get("spike", {}).get("p95_ms")), "ms", abs_noise=5),
         verdict(claim, "errors during the spike (%)",
                 _per_target(runs, lambda r: r["totals"].get("spike", {}).get("error_pct")), "pct", abs_noise=0.5),
-        verdict(claim, "seconds to recover after the spike",
+        verdict(claim, "seconds to recover after the spike (back to baseline p95, no errors: the drain time)",
                 _per_target(runs, lambda r: r.get("recovery_s"), none_is_worst=True), "s", abs_noise=2,
                 none_is_worst=True),
         verdict(claim, "CPU ms per request (the whole deployment)",
@@ -318,6 +349,43 @@ def redeploy_verdicts(runs: dict) -> list[dict]:
     ]
 
 
+def overload_verdicts(runs: dict) -> list[dict]:
+    claim = "past capacity, each deployment sheds what it cannot serve in time and keeps serving the rest"
+
+    def share_of_capacity(r):
+        good = r["totals"].get("fault", {}).get("goodput_rps")
+        cap = r.get("capacity_rps")
+        return 100 * good / cap if good is not None and cap else None
+
+    def drain(r):
+        before = r["totals"].get("before", {}).get("p95_ms")
+        end = fault_end(r)
+        if before is None or end is None:
+            return None
+        return summary.recovery_seconds(r.get("timeline") or [], before, end)
+
+    def shed_pct(r):
+        t = r["totals"].get("fault", {})
+        return 100 * (t.get("errors") or {}).get("shed", 0) / t["requests"] if t.get("requests") else None
+
+    return [
+        verdict(claim, f"goodput at {OVERLOAD_FACTOR:g}x capacity, as % of the capacity (goal: {GOODPUT_GOAL:.0%} or more)",
+                _per_target(runs, share_of_capacity), "pct", lower_is_better=False, abs_noise=5,
+                note="capacity: " + ", ".join(f"{t} {fmt_value(v, 'rate')} req/s" for t, v in
+                                              _per_target(runs, lambda r: r.get("capacity_rps")).items())),
+        verdict(claim, "goodput during the overload (ok answers within the SLO, per second)",
+                _per_target(runs, lambda r: r["totals"].get("fault", {}).get("goodput_rps")), "rate",
+                lower_is_better=False, abs_noise=5),
+        verdict(claim, "p95 latency during the overload (ms)",
+                _per_target(runs, lambda r: r["totals"].get("fault", {}).get("p95_ms")), "ms", abs_noise=5),
+        verdict(claim, "requests shed at once (503 with Retry-After) during the overload (%)",
+                _per_target(runs, shed_pct), "pct", abs_noise=0.5, note="a fast 503 is the point: it is not "
+                "judged better or worse by itself"),
+        verdict(claim, "seconds after the overload until p95 is back to the baseline with no errors (drain time)",
+                _per_target(runs, drain, none_is_worst=True), "s", abs_noise=2, none_is_worst=True),
+    ]
+
+
 # -- the scenarios ----------------------------------------------------------------------------
 def _restart(process):
     return lambda sut: round(sut.restart(process), 2)
@@ -325,11 +393,11 @@ def _restart(process):
 
 SCENARIOS = {
     "spike": Scenario("spike", "microservices absorb a traffic spike better", "spike", SPIKE, SPIKE_QUICK,
-                      verdicts=spike_verdicts),
+                      verdicts=spike_verdicts, load="spike"),
     "spike-scaled": Scenario(
         "spike-scaled", "only the hot function (browsing) needs to scale in a spike", "spike", SPIKE, SPIKE_QUICK,
         env={"monolith": {"MONOLITH_WORKERS": str(BUDGET)}, "microservices": dict(SCALED_MICRO)},
-        verdicts=scaled_verdicts),
+        verdicts=scaled_verdicts, load="spike"),
     "slow-payment": Scenario(
         "slow-payment", "a slow dependency (the payment provider) does not slow browsing", "steady",
         STEADY, STEADY_QUICK,
@@ -352,6 +420,9 @@ SCENARIOS = {
                  "microservices": [Action("fault", f"restart {REDEPLOYED_SERVICE} (graceful)",
                                           _restart(REDEPLOYED_SERVICE))]},
         verdicts=redeploy_verdicts),
+    "overload": Scenario(
+        "overload", "past capacity, a deployment sheds load and keeps its goodput near capacity", "steady",
+        {**STEADY, **OVERLOAD}, {**STEADY_QUICK, **OVERLOAD_QUICK}, verdicts=overload_verdicts, load="overload"),
 }
 
 

@@ -5,6 +5,7 @@ the launcher only has to pass its environment on."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shop.web.admission import AdmissionSettings
 from shop.web.settings import DEV_SECRET, data_dir, env_bool, env_int, env_str
 
 SERVICE_PORTS = {"catalog": 8101, "cart": 8102, "orders": 8103, "billing": 8104,
@@ -90,6 +91,7 @@ class Config:
     # each bounded by call_timeout, and must not be reported failed while it may still succeed.
     gateway_timeout: float = 60.0
     resilience: Resilience = field(default_factory=Resilience)
+    admission: AdmissionSettings = field(default_factory=AdmissionSettings)  # load shedding
 
     def database(self, service: str) -> Path:
         return self.data_dir / "microservices" / f"{service}.db"
@@ -134,4 +136,5 @@ class Config:
             call_timeout=env_int("SHOP_CALL_TIMEOUT_MS", 5000, env, minimum=1) / 1000,
             gateway_timeout=env_int("GATEWAY_CALL_TIMEOUT_MS", 60000, env, minimum=1) / 1000,
             resilience=Resilience.from_env(env),
+            admission=AdmissionSettings.from_env(env),
         )

@@ -24,6 +24,7 @@ from werkzeug.routing import RequestRedirect
 
 from microservices.config import Config
 from microservices.http import ServiceClient
+from shop.web.admission import Admission
 from shop.errors import ApiError, InternalError, PayloadTooLarge
 from shop.web import observability
 from shop.web.app import MAX_BODY_BYTES, error_body, http_error, install_converters, new_request_id
@@ -32,7 +33,7 @@ from shop.web.tokens import TokenSigner, bearer_token
 log = logging.getLogger("shop.gateway")
 _FORWARDED = (("HTTP_AUTHORIZATION", "Authorization"), ("CONTENT_TYPE", "Content-Type"),
               ("HTTP_IDEMPOTENCY_KEY", "Idempotency-Key"), ("HTTP_ACCEPT", "Accept"))
-_PASSED_BACK = ("Content-Type", "Allow")
+_PASSED_BACK = ("Content-Type", "Allow", "Retry-After")
 _METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 
 
@@ -246,7 +247,8 @@ class _Headers:
         return iter(self.keys())
 
 
-def create_app(config: Config | None = None) -> Gateway:
+def create_app(config: Config | None = None):
     config = config or Config.from_env()
     observability.configure_logging("gateway")
-    return Gateway(config)
+    # gevent workers: the admission limit is on requests in flight (shop/web/admission.py)
+    return Admission(Gateway(config), "gateway", config.admission, gevent=config.gateway.worker_class != "gthread")

@@ -115,7 +115,7 @@ def create_app(service: str, config: Config | None = None) -> Flask:
     blueprints = BUILDERS[service](config, db, tokens)
     db.close()  # gunicorn forks workers after this; each opens its own connection
 
-    app = create_base_app(service, tokens)
+    app = create_base_app(service, tokens, config.admission)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 

@@ -58,7 +58,7 @@ def create_app(config: Config | None = None) -> Flask:
     checkout.recover()
     db.close()  # gunicorn forks workers after this; each opens its own connection
 
-    app = create_base_app("monolith", tokens)
+    app = create_base_app("monolith", tokens, config.admission)
     for blueprint in (accounts_api(accounts), catalog_api(catalog), cart_api(cart),
                       shipping_api(shipping), orders_api(checkout),
                       create_admin_blueprint(faults, config.admin_token),

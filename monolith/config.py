@@ -1,7 +1,8 @@
 """The monolith's configuration: the only place it reads the environment."""
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from shop.web.admission import AdmissionSettings
 from shop.web.gunicorn import pid_file
 from shop.web.settings import DEV_SECRET, data_dir, env_bool, env_int, env_str
 
@@ -20,6 +21,7 @@ class Config:
     # An unfinished checkout older than this is undone by recovery (its worker died mid-way).
     checkout_recover_after: float = 60.0
     admin_token: str = ""        # the admin API (fault injection) is off without one
+    admission: AdmissionSettings = field(default_factory=AdmissionSettings)  # load shedding
 
     @property
     def database(self) -> Path:
@@ -54,4 +56,5 @@ class Config:
             seed_shoppers=env_bool("SHOP_SEED_SHOPPERS", True, env),
             admin_token=env_str("SHOP_ADMIN_TOKEN", "", env),
             checkout_recover_after=env_int("SHOP_CHECKOUT_RECOVER_AFTER_MS", 60000, env, minimum=1) / 1000,
+            admission=AdmissionSettings.from_env(env),
         )

@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from shop.errors import ApiError, InternalError, PayloadTooLarge
 from shop.web import observability
+from shop.web.admission import Admission, AdmissionSettings
 from shop.web.observability import configure_logging
 from shop.web.tokens import TokenSigner, bearer_token
 
@@ -110,8 +111,12 @@ def install_converters(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedInt
 
 
-def create_base_app(name: str, tokens: TokenSigner) -> Flask:
+def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings | None = None) -> Flask:
+    """The shared app; with ``admission``, requests that waited too long for a thread are
+    shed at once (shop/web/admission.py)."""
     app = Flask(name)
+    if admission is not None:
+        app.wsgi_app = Admission(app.wsgi_app, name, admission)
     install_converters(app)
     # One byte more than allowed: a body without Content-Length (chunked) is cut there by
     # werkzeug, so reading MAX + 1 bytes is how we know it was too large (see request_body).

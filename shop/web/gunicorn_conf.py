@@ -64,6 +64,8 @@ def child_exit(server, worker):
 # -- the threaded worker, retired without dropping requests --------------------------------
 from gunicorn.workers import gthread  # noqa: E402  (only gunicorn processes import this module)
 
+from shop.web.admission import QUEUE  # noqa: E402
+
 
 class ThreadWorker(gthread.ThreadWorker):
     """gunicorn's gthread worker, patient when it is retired by a scale-down (SIGTTOU).
@@ -80,6 +82,17 @@ class ThreadWorker(gthread.ThreadWorker):
     and the worker exits as soon as the last connection is gone. When the master itself is
     stopping (a restart), waiting would only delay the new master (nothing else accepts), so
     gunicorn's 2 s stand."""
+
+    # Admission control (shop/web/admission.py) needs to know how long each request waited
+    # for a thread: gthread's pool queue has no bound and no clock of its own.
+    def enqueue_req(self, conn):
+        conn.shop_queued_at = QUEUE.put()
+        super().enqueue_req(conn)
+
+    def handle(self, conn):
+        QUEUE.take(getattr(conn, "shop_queued_at", None))
+        conn.shop_queued_at = None
+        return super().handle(conn)
 
     def handle_exit(self, sig, frame):
         if self.alive and _master_still_listening(self):

@@ -1,0 +1,149 @@
+"""Admission control: a process that cannot serve a request in time says so at once.
+
+Past its capacity, a server with an unbounded queue serves every request late: latency grows
+without limit, every visitor waits until their client gives up, and goodput (answers within
+the SLO) falls towards zero while throughput still looks fine. A bounded queue sheds what it
+cannot serve in time with a fast ``503 service_unavailable`` and ``Retry-After``, and keeps
+serving the rest promptly: goodput stays near capacity.
+
+The same policy in every process of both deployments, by worker type:
+
+- **threaded workers** (gthread: the monolith and every service): a request that waited more
+  than ``max_queue_ms`` for a free thread is answered 503 at once instead of being served
+  late. gunicorn's thread pool has an unbounded queue; the worker (shop/web/gunicorn_conf.py)
+  stamps each request when it is queued, and this middleware reads how long it waited.
+- **gevent workers** (the gateway): there is no thread to wait for; every request runs at once
+  in a greenlet of its own, so the limit is on requests in flight in the worker process:
+  past ``max_in_flight``, a new request is answered 503 at once.
+
+``/healthz``, ``/metrics`` and ``/admin/`` are never shed: health checks, scraping and fault
+injection must keep working under overload. The limits and what was shed are in the metrics
+(``shop_admission_*``)."""
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Gauge
+
+from shop.web.settings import env_bool, env_int
+
+EXEMPT = ("/healthz", "/metrics", "/admin/")
+RETRY_AFTER_S = 1
+
+SHED = Counter("shop_admission_shed_total", "Requests answered 503 at once by admission control, by why",
+               ["service", "reason"])
+QUEUED = Gauge("shop_admission_queued", "Requests waiting for a worker thread", ["service"],
+               multiprocess_mode="livesum")
+IN_FLIGHT = Gauge("shop_admission_in_flight", "Requests being served (gevent workers)", ["service"],
+                  multiprocess_mode="livesum")
+LIMIT = Gauge("shop_admission_limit", "Admission limits: queue_ms (threaded workers), in_flight (gevent "
+              "workers, per worker process); 0 means off", ["service", "kind"], multiprocess_mode="max")
+
+
+@dataclass(frozen=True)
+class AdmissionSettings:
+    enabled: bool = True       # SHOP_ADMISSION: 0 turns shedding off (to compare)
+    max_queue_ms: int = 100    # SHOP_MAX_QUEUE_MS: longest wait for a thread before a fast 503
+    max_in_flight: int = 64    # SHOP_MAX_IN_FLIGHT: requests in flight per gevent worker process
+
+    @classmethod
+    def from_env(cls, env=None) -> "AdmissionSettings":
+        return cls(enabled=env_bool("SHOP_ADMISSION", True, env),
+                   max_queue_ms=env_int("SHOP_MAX_QUEUE_MS", 100, env, minimum=1),
+                   max_in_flight=env_int("SHOP_MAX_IN_FLIGHT", 64, env, minimum=1))
+
+
+# -- the queue, as the threaded worker sees it (one per worker process) ---------------------
+class _Queue:
+    """Requests queued for the thread pool, and how long the one a thread took had waited."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.length = 0
+        self._local = threading.local()
+
+    def put(self) -> float:
+        with self._lock:
+            self.length += 1
+        return time.monotonic()
+
+    def take(self, queued_at: float | None) -> None:
+        """A pool thread picked a request up (called in that thread, before the app runs)."""
+        if queued_at is None:
+            return
+        with self._lock:
+            self.length -= 1
+        self._local.waited = time.monotonic() - queued_at
+
+    def waited(self) -> float | None:
+        """Seconds the current thread's request waited in the queue (None: not queued)."""
+        waited = getattr(self._local, "waited", None)
+        self._local.waited = None
+        return waited
+
+
+QUEUE = _Queue()
+
+
+# -- the middleware -------------------------------------------------------------------------
+class Admission:
+    """WSGI middleware around a deployable's app (see the module's docstring)."""
+
+    def __init__(self, app, service: str, settings: AdmissionSettings, gevent: bool = False):
+        self.app, self.service, self.settings, self.gevent = app, service, settings, gevent
+        self.in_flight = 0
+        self._metrics_pid = None
+        self.message = json.dumps({"error": {
+            "code": "service_unavailable",
+            "message": f"The {service} is too busy to answer in time; please try again shortly."}},
+            sort_keys=True, separators=(",", ":")).encode() + b"\n"
+
+    def _metrics(self) -> None:
+        """Bind the metrics in the worker process that serves (not in gunicorn's master, which
+        builds the app before the metrics directory exists, and forks the workers after)."""
+        service, on = self.service, self.settings.enabled
+        self._shed_queue = SHED.labels(service, "queue_wait")
+        self._shed_busy = SHED.labels(service, "in_flight")
+        self._queued = QUEUED.labels(service)
+        self._busy = IN_FLIGHT.labels(service)
+        LIMIT.labels(service, "queue_ms").set(self.settings.max_queue_ms if on and not self.gevent else 0)
+        LIMIT.labels(service, "in_flight").set(self.settings.max_in_flight if on and self.gevent else 0)
+        self._metrics_pid = os.getpid()
+
+    def __call__(self, environ, start_response):
+        if self._metrics_pid != os.getpid():
+            self._metrics()
+        if environ.get("PATH_INFO", "").startswith(EXEMPT):
+            return self.app(environ, start_response)
+        if self.gevent:
+            return self._limit_in_flight(environ, start_response)
+        waited = QUEUE.waited()
+        self._queued.set(QUEUE.length)
+        if self.settings.enabled and waited is not None and waited * 1000 > self.settings.max_queue_ms:
+            self._shed_queue.inc()
+            return self._shed(environ, start_response)
+        return self.app(environ, start_response)
+
+    def _limit_in_flight(self, environ, start_response):
+        if self.settings.enabled and self.in_flight >= self.settings.max_in_flight:
+            self._shed_busy.inc()
+            return self._shed(environ, start_response)
+        self.in_flight += 1   # one thread per process under gevent: no lock needed
+        self._busy.inc()
+        try:
+            # The body is built before returning (the gateway answers with a list), so the
+            # request is finished when the app returns.
+            return self.app(environ, start_response)
+        finally:
+            self.in_flight -= 1
+            self._busy.dec()
+
+    def _shed(self, environ, start_response):
+        from shop.web.app import new_request_id   # (shop.web.app imports this module)
+        rid = new_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        start_response("503 SERVICE UNAVAILABLE", [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(self.message))),
+            ("Retry-After", str(RETRY_AFTER_S)), ("X-Request-ID", rid)])
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [self.message]
