@@ -98,10 +98,11 @@ def token_works(host: str, token: str, timeout: float = 10) -> bool:
 
 
 def load_cache(pool: AccountPool, host: str, path: Path) -> int:
-    """Tokens saved by an earlier run against the same deployment (``--tokens-file``), if the
-    deployment still accepts them (one is checked). Returns how many were loaded."""
+    """Tokens saved by an earlier run against the same deployment (``--tokens-file``: one file
+    per deployment; it may have restarted on other ports with the same seed and secret), if
+    it still accepts them (one is checked). Returns how many were loaded."""
     try:
-        saved = {int(n): t for n, t in json.loads(Path(path).read_text()).get(host, {}).items()}
+        saved = {int(n): t for n, t in json.loads(Path(path).read_text()).items()}
     except (OSError, ValueError, AttributeError):
         return 0
     if not saved or not token_works(host, next(iter(saved.values()))):
@@ -113,13 +114,8 @@ def load_cache(pool: AccountPool, host: str, path: Path) -> int:
 
 def save_cache(pool: AccountPool, host: str, path: Path) -> None:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        data = {}
-    data[host] = {str(n): t for n, t in sorted(pool.tokens(host).items())}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps({str(n): t for n, t in sorted(pool.tokens(host).items())}))
 
 
 def prewarm(pool: AccountPool, host: str, count: int, password: str, concurrency: int = 2,

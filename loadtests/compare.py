@@ -58,7 +58,7 @@ QUICK = {  # the whole comparison in well under two minutes, for smoke tests
 }
 # The open model (the default): arrivals per second.
 OPEN = {"model": "open", "slo-ms": 250, "max-in-flight": 1000, "request-timeout": 10, "shoppers": 250}
-OPEN_QUICK = {**OPEN, "shoppers": 20}
+OPEN_QUICK = {**OPEN, "shoppers": 30}
 CAPACITY = {"shape": "ramp", "ramp-start-rps": 50, "ramp-factor": 1.2, "ramp-step-seconds": 8,
             "ramp-max-rps": 4000, "ramp-max-error-pct": 1.0}
 CAPACITY_QUICK = {"shape": "ramp", "ramp-start-rps": 25, "ramp-factor": 2.0, "ramp-step-seconds": 3,
@@ -195,17 +195,20 @@ def _progress(label: str, elapsed: float, total: float, history_csv: Path, sampl
             users, rps, p95 = rows[-1]["User Count"], f"{float(rows[-1]['Requests/s']):.0f}", rows[-1]["95%"]
     except (OSError, ValueError, KeyError):
         pass
-    load = f"users {users:>4}"
-    if schedule is not None:   # the open model: the rate the shape asks for now
-        try:
-            load = f"offered {schedule.rate(time.time() - float(started_file.read_text())):5.0f}/s"
-        except (OSError, ValueError):
-            load = "signing in shoppers"
     cpu = sampler.timeline[-1]["cpu_percent"] if sampler.timeline else 0.0
     done = min(1.0, elapsed / total) if total else 0
     bar = "#" * int(done * 20)
-    print(f"  {label:<22} [{bar:<20}] {elapsed:4.0f}/{total:.0f}s  {load}  answered {rps:>5}/s  "
-          f"p95 {p95:>5} ms  SUT CPU {cpu:5.0f}%", flush=True)
+    line = f"  {label:<22} [{bar:<20}] {elapsed:4.0f}/{total:.0f}s  "
+    if schedule is None:
+        line += f"users {users:>4}  req/s {rps:>5}  p95 {p95:>5} ms"
+    else:   # the open model: the recorder's exact numbers of the last whole second
+        try:
+            last = json.loads(Path(f"{started_file}".removesuffix(".started") + ".progress").read_text())
+            line += (f"offered {last['offered']:>5}/s  ended {last['requests']:>5}/s  good {last['good']:>5}/s  "
+                     f"p95 {last['p95_ms']:6.0f} ms  errors {last['error_pct']:4.1f}%")
+        except (OSError, ValueError, KeyError):
+            line += "signing in shoppers, or starting" if not started_file.exists() else "starting"
+    print(f"{line}  SUT CPU {cpu:5.0f}%", flush=True)
 
 
 def why_no_results(log: Path) -> str:
@@ -315,7 +318,7 @@ def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_
            "--headless", "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "5",
            "--target", target, f"--{target}-url", sut.url, "--shape", shape,
            "--run-file", str(run_file), "--csv", str(raw / label), "--csv-full-history",
-           "--results-dir", str(out), "--tokens-file", str(out / "tokens.json")]
+           "--results-dir", str(out), "--tokens-file", str(out / f"tokens-{target}.json")]
     for key, value in opts.items():
         if key != "shape":
             cmd += [f"--{key}", str(value)]

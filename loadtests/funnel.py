@@ -156,3 +156,49 @@ STEPS = {"categories": categories, "category_page": category_page, "search": sea
 # one time in ten): what turns a visit rate into a request rate.
 REQUESTS_PER_STEP = {name: 1.0 for name in STEPS}
 REQUESTS_PER_STEP["checkout"] = 3 + CANCEL_SHARE
+
+
+# -- visits of the open model (loadtests/visitors.py) ----------------------------------------
+BROWSE_STEPS = 3
+SHOP_STEPS = 4
+SHOPPER_SHARE = 0.2   # one visitor in five signs in and shops (the closed model's 4:1)
+
+
+def plan(rng) -> tuple[str, list[str]]:
+    """A visit: ("browse" | "shop", its steps in order), drawn with the funnel's weights."""
+    if rng.random() < SHOPPER_SHARE:
+        return "shop", _draw(rng, SHOP_WEIGHTS, SHOP_STEPS)
+    return "browse", _draw(rng, BROWSE_WEIGHTS, BROWSE_STEPS)
+
+
+def _draw(rng, weights: dict, n: int) -> list[str]:
+    names = list(weights)
+    return rng.choices(names, weights=[weights[k] for k in names], k=n)
+
+
+def planned_requests(steps: list[str], cancel: bool) -> int:
+    """Requests a visit makes when every answer is ok."""
+    return sum(3 + cancel if s == "checkout" else 1 for s in steps)
+
+
+def expected_requests() -> float:
+    """Requests per visit on average when every answer is ok: the factor between the shape's
+    request rate and the visitors' arrival rate."""
+    def mean(weights):
+        total = sum(weights.values())
+        return sum(REQUESTS_PER_STEP[name] * w for name, w in weights.items()) / total
+    return (1 - SHOPPER_SHARE) * BROWSE_STEPS * mean(BROWSE_WEIGHTS) + SHOPPER_SHARE * SHOP_STEPS * mean(SHOP_WEIGHTS)
+
+
+def admit(kind: str, running: int, limit: int, pool, host: str) -> tuple[str | None, int | None, str | None]:
+    """May an arrival's visit start now? (why not, or None; the shopper account and token it
+    takes). Not when ``limit`` visits are already running in this load-generator process, nor
+    for a shopper when no signed-in account is free: such arrivals are counted as dropped."""
+    if running >= limit:
+        return "in-flight limit", None, None
+    if kind != "shop":
+        return None, None, None
+    account, token = pool.acquire_signed_in(host)
+    if account is None:
+        return "no free shopper account", None, None
+    return None, account, token

@@ -17,7 +17,7 @@ from loadtests import accounts, arrivals, shopdata, targets, ui
 from loadtests.journeys import POOL, Browser, Shopper  # noqa: F401  (Locust finds users here)
 from loadtests.recorder import BATCH, Collector, Recorder, started_at
 from loadtests.shapes import ShopShape, add_options, schedule  # noqa: F401
-from loadtests.visitors import SHOPPER_SHARE, Visitors  # noqa: F401
+from loadtests.visitors import Visitors  # noqa: F401
 
 log = logging.getLogger(__name__)
 TOKENS = "shop_tokens"

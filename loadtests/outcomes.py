@@ -46,7 +46,6 @@ def of_exception(error: BaseException) -> str:
 def _has(headers, name: str) -> bool:
     if not headers:
         return False
-    try:
-        return headers.get(name) is not None
-    except AttributeError:
-        return any(k.lower() == name.lower() for k in headers)
+    if headers.get(name) is not None:    # geventhttpclient's headers ignore case themselves
+        return True
+    return any(k.lower() == name.lower() for k in headers)

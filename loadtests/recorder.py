@@ -127,10 +127,23 @@ class Recorder:
         self.ingest(msg.data, msg.node_id)
 
     def _count_users(self):
+        progress = getattr(self.env.parsed_options, "run_file", None)
         while True:
             runner = self.env.runner
             self.users.append((time.time() - self.t0, runner.user_count if runner else 0))
+            if progress:
+                self._write_progress(Path(f"{progress}.progress"))
             gevent.sleep(1)
+
+    def _write_progress(self, path: Path) -> None:
+        """The last whole second, for the runner's progress line (loadtests/compare.py)."""
+        end = int(time.time() - self.t0) - 1
+        if end < 0:
+            return
+        w = self.window(end, end + 1)
+        offered = sum(1 for s in self.samples[-5000:] if end <= s[5] - self.t0 < end + 1)
+        offered += sum(a[1] for a in self.arrivals[-2000:] if a[2] and end <= a[0] - self.t0 < end + 1)
+        path.write_text(json.dumps({"t": end, "offered": offered, **w}))
 
     def window(self, start: float, end: float) -> dict:
         """Exact numbers of the requests that ended in [start, end) seconds since the start,
@@ -140,7 +153,8 @@ class Recorder:
         dropped = sum(1 for a in self.arrivals if lo <= a[0] < hi and a[2])
         times = sorted(s[2] for s in chosen)
         errors = sum(1 for s in chosen if s[4] != "ok")
-        return {"requests": len(chosen), "dropped": dropped,
+        good = sum(1 for s in chosen if s[4] == "ok" and s[2] <= self.env.parsed_options.slo_ms)
+        return {"requests": len(chosen), "dropped": dropped, "good": good,
                 "error_pct": 100 * errors / len(chosen) if chosen else 0.0,
                 "p95_ms": summary.percentile(times, 95) or 0.0}
 

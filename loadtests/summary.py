@@ -122,6 +122,8 @@ def load_seconds(samples: list[tuple], arrivals: list[tuple], ticks: dict, durat
             if dropped:
                 rows[i]["dropped"] += planned
                 rows[i]["offered"] += planned
+                why = rows[i].setdefault("dropped_why", {})
+                why[dropped] = why.get(dropped, 0) + planned
     for process_ticks in (ticks or {}).values():
         last: dict[int, tuple] = {}
         for t, n, cpu in process_ticks:
@@ -262,8 +264,12 @@ def offered_stats(rows: list[dict], start: float, end: float) -> dict:
     if not chosen:
         return {}
     offered = sum(r["offered"] for r in chosen)
+    why: dict[str, int] = {}
+    for r in chosen:
+        for k, v in (r.get("dropped_why") or {}).items():
+            why[k] = why.get(k, 0) + v
     return {"offered": offered, "offered_rps": round(offered / seconds, 2),
-            "dropped": sum(r["dropped"] for r in chosen),
+            "dropped": sum(r["dropped"] for r in chosen), "dropped_why": why,
             "peak_in_flight": max(r["in_flight"] for r in chosen),
             "scheduled_rps": round(sum(r.get("scheduled", 0) for r in chosen) / len(chosen), 2)
             if any("scheduled" in r for r in chosen) else None}

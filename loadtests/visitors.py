@@ -8,7 +8,11 @@ greenlet of its own at its time, so that a slow answer never delays the next arr
 
 A visit is a few funnel steps (loadtests/funnel.py): a browser looks at 3 pages; a shopper,
 signed in as one of the seeded accounts, takes 4 steps of the shopping funnel. Each request's
-latency counts from its intended start (no coordinated omission). When ``--max-in-flight``
+latency counts from its intended start (no coordinated omission). A visitor who gets an error
+goes on to the next step (as the closed model's users go on to their next task): if errors
+made visitors leave, an overloaded server would receive less load, which is the closed
+model's flaw again. Only within a checkout does an error end the step (nobody orders after
+a failed quote). When ``--max-in-flight``
 visits are already running in this process, a new arrival is not started but counted as
 dropped (with its requests), so that nothing is silently skipped; a shopper arrival finding
 no free shopper account is dropped the same way.
@@ -25,38 +29,6 @@ from locust.exception import StopUser
 from locust.user.users import LOCUST_STATE_STOPPING
 
 from loadtests import arrivals, funnel
-
-BROWSE_STEPS = 3
-SHOP_STEPS = 4
-SHOPPER_SHARE = 0.2   # one visitor in five signs in and shops (the closed model's 4:1)
-
-
-def expected_requests() -> float:
-    """Requests per visit on average when every answer is ok: the factor between the shape's
-    request rate and the visitors' arrival rate."""
-    def mean(weights):
-        total = sum(weights.values())
-        return sum(funnel.REQUESTS_PER_STEP[name] * w for name, w in weights.items()) / total
-    browse = BROWSE_STEPS * mean(funnel.BROWSE_WEIGHTS)
-    shop = SHOP_STEPS * mean(funnel.SHOP_WEIGHTS)
-    return (1 - SHOPPER_SHARE) * browse + SHOPPER_SHARE * shop
-
-
-def plan(rng: random.Random) -> tuple[str, list[str]]:
-    """A visit: ("browse" | "shop", its steps in order), drawn with the funnel's weights."""
-    if rng.random() < SHOPPER_SHARE:
-        return "shop", _draw(rng, funnel.SHOP_WEIGHTS, SHOP_STEPS)
-    return "browse", _draw(rng, funnel.BROWSE_WEIGHTS, BROWSE_STEPS)
-
-
-def _draw(rng, weights: dict, n: int) -> list[str]:
-    names = list(weights)
-    return rng.choices(names, weights=[weights[k] for k in names], k=n)
-
-
-def planned_requests(steps: list[str], cancel: bool) -> int:
-    return sum(3 + cancel if s == "checkout" else 1 for s in steps)
-
 
 class Visitors(FastHttpUser):
     """The arrival process of one load-generator process (see the module's docstring)."""
@@ -77,7 +49,7 @@ class Visitors(FastHttpUser):
         o = env.parsed_options
         plan_of = env.shop_open              # set at test start (loadtests/locustfile.py)
         schedule = plan_of.schedule.scaled(1 / plan_of.processes)
-        visit_schedule = schedule.scaled(1 / expected_requests())
+        visit_schedule = schedule.scaled(1 / funnel.expected_requests())
         rng = random.Random(plan_of.seed * 1000 + plan_of.index)
         # The schedule's clock is the wall clock of the test start (the same in every process).
         perf_at_t0 = time.perf_counter() - (time.time() - plan_of.t0)
@@ -96,20 +68,13 @@ class Visitors(FastHttpUser):
 
     def _arrive(self, intended: float, rng: random.Random, limit: int) -> None:
         recorder = self.environment.shop_collector
-        kind, steps = plan(rng)
+        kind, steps = funnel.plan(rng)
         cancel = rng.random() < funnel.CANCEL_SHARE
-        planned = planned_requests(steps, cancel)
         wall = time.time() - (time.perf_counter() - intended)
-        if len(self.visits) >= limit:
-            recorder.on_arrival(wall, planned, "in-flight limit")
+        dropped, account, token = funnel.admit(kind, len(self.visits), limit, self.environment.shop_pool, self.host)
+        recorder.on_arrival(wall, funnel.planned_requests(steps, cancel), dropped)
+        if dropped:
             return
-        account = token = None
-        if kind == "shop":
-            account, token = self.environment.shop_pool.acquire_signed_in(self.host)
-            if account is None:
-                recorder.on_arrival(wall, planned, "no free shopper account")
-                return
-        recorder.on_arrival(wall, planned, None)
         seed = rng.getrandbits(32)
         self.visits.spawn(self._visit, intended, steps, cancel, account, token, seed)
 
@@ -118,9 +83,7 @@ class Visitors(FastHttpUser):
         try:
             for name in steps:
                 step = funnel.STEPS[name]
-                ok = step(v, cancel=cancel) if name == "checkout" else step(v)
-                if not ok:
-                    break      # a visitor who gets an error leaves
+                step(v, cancel=cancel) if name == "checkout" else step(v)
         finally:
             if account is not None:
                 self.environment.shop_pool.release(account)

@@ -12,9 +12,12 @@ The same policy in every process of both deployments, by worker type:
   than ``max_queue_ms`` for a free thread is answered 503 at once instead of being served
   late. gunicorn's thread pool has an unbounded queue; the worker (shop/web/gunicorn_conf.py)
   stamps each request when it is queued, and this middleware reads how long it waited.
-- **gevent workers** (the gateway): there is no thread to wait for; every request runs at once
-  in a greenlet of its own, so the limit is on requests in flight in the worker process:
-  past ``max_in_flight``, a new request is answered 503 at once.
+- **gevent workers** (the gateway): there is no thread to wait for; every request runs in a
+  greenlet of its own as soon as the event loop gets to it. A request waits for the loop, so
+  the same rule is applied to the loop's lag (how late a 10 ms timer fires: the "toobusy"
+  technique of event-loop servers): while it is over ``max_queue_ms``, new requests are
+  answered 503 at once. Requests in flight in the worker process are also capped at
+  ``max_in_flight`` (a slow upstream must not pile up requests without bound).
 
 ``/healthz``, ``/metrics`` and ``/admin/`` are never shed: health checks, scraping and fault
 injection must keep working under overload. The limits and what was shed are in the metrics
@@ -38,21 +41,24 @@ QUEUED = Gauge("shop_admission_queued", "Requests waiting for a worker thread", 
                multiprocess_mode="livesum")
 IN_FLIGHT = Gauge("shop_admission_in_flight", "Requests being served (gevent workers)", ["service"],
                   multiprocess_mode="livesum")
-LIMIT = Gauge("shop_admission_limit", "Admission limits: queue_ms (threaded workers), in_flight (gevent "
-              "workers, per worker process); 0 means off", ["service", "kind"], multiprocess_mode="max")
+LIMIT = Gauge("shop_admission_limit", "Admission limits: queue_ms (the longest wait for a thread, or the "
+              "event loop's lag in gevent workers), in_flight (gevent workers, per worker process); 0 means off",
+              ["service", "kind"], multiprocess_mode="max")
+LOOP_LAG = Gauge("shop_admission_loop_lag_seconds", "How late the event loop runs a timer (gevent workers)",
+                 ["service"], multiprocess_mode="max")
 
 
 @dataclass(frozen=True)
 class AdmissionSettings:
     enabled: bool = True       # SHOP_ADMISSION: 0 turns shedding off (to compare)
     max_queue_ms: int = 100    # SHOP_MAX_QUEUE_MS: longest wait for a thread before a fast 503
-    max_in_flight: int = 64    # SHOP_MAX_IN_FLIGHT: requests in flight per gevent worker process
+    max_in_flight: int = 256   # SHOP_MAX_IN_FLIGHT: requests in flight per gevent worker process
 
     @classmethod
     def from_env(cls, env=None) -> "AdmissionSettings":
         return cls(enabled=env_bool("SHOP_ADMISSION", True, env),
                    max_queue_ms=env_int("SHOP_MAX_QUEUE_MS", 100, env, minimum=1),
-                   max_in_flight=env_int("SHOP_MAX_IN_FLIGHT", 64, env, minimum=1))
+                   max_in_flight=env_int("SHOP_MAX_IN_FLIGHT", 256, env, minimum=1))
 
 
 # -- the queue, as the threaded worker sees it (one per worker process) ---------------------
@@ -87,6 +93,29 @@ class _Queue:
 QUEUE = _Queue()
 
 
+class LoopLag:
+    """How late the gevent event loop runs a 10 ms timer, smoothed: the wait a request that
+    arrives now can expect before the loop gets to it. Started in the worker that serves."""
+    TICK_S = 0.01
+
+    def __init__(self):
+        self.lag = 0.0
+
+    def start(self) -> "LoopLag":
+        import gevent
+        gevent.spawn(self._run)
+        return self
+
+    def _run(self):
+        import gevent
+        while True:
+            before = time.monotonic()
+            gevent.sleep(self.TICK_S)
+            late = max(0.0, time.monotonic() - before - self.TICK_S)
+            # Rise at once, fall smoothly: one late tick is enough to start shedding.
+            self.lag = late if late > self.lag else 0.8 * self.lag + 0.2 * late
+
+
 # -- the middleware -------------------------------------------------------------------------
 class Admission:
     """WSGI middleware around a deployable's app (see the module's docstring)."""
@@ -106,9 +135,11 @@ class Admission:
         service, on = self.service, self.settings.enabled
         self._shed_queue = SHED.labels(service, "queue_wait")
         self._shed_busy = SHED.labels(service, "in_flight")
+        self._loop = LoopLag().start() if self.gevent else None
         self._queued = QUEUED.labels(service)
         self._busy = IN_FLIGHT.labels(service)
-        LIMIT.labels(service, "queue_ms").set(self.settings.max_queue_ms if on and not self.gevent else 0)
+        self._lag = LOOP_LAG.labels(service)
+        LIMIT.labels(service, "queue_ms").set(self.settings.max_queue_ms if on else 0)
         LIMIT.labels(service, "in_flight").set(self.settings.max_in_flight if on and self.gevent else 0)
         self._metrics_pid = os.getpid()
 
@@ -127,11 +158,16 @@ class Admission:
         return self.app(environ, start_response)
 
     def _limit_in_flight(self, environ, start_response):
-        if self.settings.enabled and self.in_flight >= self.settings.max_in_flight:
-            self._shed_busy.inc()
-            return self._shed(environ, start_response)
+        if self.settings.enabled:
+            if self._loop.lag * 1000 > self.settings.max_queue_ms:
+                self._shed_queue.inc()
+                return self._shed(environ, start_response)
+            if self.in_flight >= self.settings.max_in_flight:
+                self._shed_busy.inc()
+                return self._shed(environ, start_response)
         self.in_flight += 1   # one thread per process under gevent: no lock needed
         self._busy.inc()
+        self._lag.set(self._loop.lag)
         try:
             # The body is built before returning (the gateway answers with a list), so the
             # request is finished when the app returns.
