@@ -216,7 +216,8 @@ def hop_counts(data_dir: Path) -> dict[str, int]:
     """Internal HTTP calls per public request, counted from the services' access-log lines that
     carry the request's id: the gateway's call to the service, and every call behind it."""
     lines: list[str] = []
-    sut = MicroservicesSUT(data_dir, {**base_env(), "SHOP_ACCESS_LOG": "1"}, sink=lines.append)
+    sut = MicroservicesSUT(data_dir, {**base_env(), "SHOP_ACCESS_LOG": "1", "SHOP_ADMISSION": "0"},
+                           sink=lines.append)
     sut.start()
     try:
         url = sut.url
@@ -268,6 +269,9 @@ def median_spread(values):
 
 def measure_deployment(kind, workdir, specs_for, sut_cpus, gen_cpus):
     env = base_env(len(sut_cpus) if sut_cpus else None)
+    # A fixed number of connections that always wait for their answer: every request is meant
+    # to be served, so admission control (which sheds what waits too long) is off here.
+    env["SHOP_ADMISSION"] = "0"
     sut = {"monolith": MonolithSUT, "microservices": MicroservicesSUT}[kind](workdir / kind, env)
     start_pinned(sut, sut_cpus)
     try:
@@ -307,7 +311,8 @@ def main(argv=None) -> int:
         workdir = Path(tmp)
         for r in range(1, repeats + 1):
             print(f"repeat {r}/{repeats}: framework limit ...", flush=True)
-            minimal = start_pinned(MinimalSUT(workdir, base_env(len(sut_cpus) if sut_cpus else None)), sut_cpus)
+            minimal = start_pinned(MinimalSUT(workdir, {**base_env(len(sut_cpus) if sut_cpus else None),
+                                                        "SHOP_ADMISSION": "0"}), sut_cpus)
             try:
                 framework = load(minimal.url, {"duration_s": duration, "warmup_s": warmup,
                                                "requests": [{"method": "GET", "path": "/item"}]},

@@ -470,6 +470,12 @@ def main(argv=None) -> int:
                         "of 25%% of the lower measured capacity")
     parser.add_argument("--peak-rps", type=float, default=None, help="open spike: the peak rate, instead of 10x "
                         "the baseline capped at 2x the higher capacity")
+    parser.add_argument("--steady-rps", type=float, default=None, help="open steady scenarios: the rate before and "
+                        "after the fault, instead of one sized from the capacities")
+    parser.add_argument("--fault-rps", type=float, default=None, help="open steady scenarios: the rate during the "
+                        "fault phase (overload: instead of 2x each deployment's capacity)")
+    parser.add_argument("--no-capacity", action="store_true", help="skip the capacity step test (then give the "
+                        "rates explicitly; the report has no capacity to compare them with)")
     parser.add_argument("--slo-ms", type=float, default=OPEN["slo-ms"], help="the latency target (p95) in ms")
     parser.add_argument("--admission", choices=["on", "off"], default="on",
                         help="the deployments' admission control (load shedding): off to see its effect")
@@ -554,7 +560,7 @@ def main(argv=None) -> int:
 def needs_capacity(scenario, args) -> bool:
     """The capacity step test sizes the spike and the overload; the fault scenarios' steady
     load is sized from it too, except in a quick run (a smoke run uses a small fixed rate)."""
-    if scenario is None:
+    if scenario is None or args.no_capacity:
         return False     # a plain ramp is itself the step test
     if scenario.load in ("spike", "overload"):
         return True      # even with explicit rates: the report shows where the peak falls against each
@@ -579,14 +585,20 @@ def load_options(scenario, args, capacities: dict, target: str) -> dict:
         return {**opts, **(SPIKE_TIMES_QUICK if args.quick else SPIKE_TIMES), **sized}
     timing = scenario.steady_times(args.quick)
     if scenario.load == "overload":
-        own = capacities.get(target) or min(c for c in capacities.values() if c)
-        return {**opts, **timing, "steady-rps": round(scenarios.OVERLOAD_BEFORE * own, 1),
-                "fault-rps": round(scenarios.OVERLOAD_FACTOR * own, 1)}
-    if capacities and all(capacities.values()):
-        rate = round(BASELINE_SHARE * min(capacities.values()), 1)
+        own = capacities.get(target) or min((c for c in capacities.values() if c), default=None)
+        if own is None and (args.steady_rps is None or args.fault_rps is None):
+            raise SystemExit("overload needs the capacity test, or both --steady-rps and --fault-rps")
+        sized = {"steady-rps": round(scenarios.OVERLOAD_BEFORE * own, 1),
+                 "fault-rps": round(scenarios.OVERLOAD_FACTOR * own, 1)} if own else {}
+    elif capacities and all(capacities.values()):
+        sized = {"steady-rps": round(BASELINE_SHARE * min(capacities.values()), 1)}
     else:
-        rate = scenarios.STEADY_RPS_QUICK if args.quick else scenarios.STEADY_RPS
-    return {**opts, **timing, "steady-rps": rate}
+        sized = {"steady-rps": scenarios.STEADY_RPS_QUICK if args.quick else scenarios.STEADY_RPS}
+    if args.steady_rps is not None:
+        sized["steady-rps"] = args.steady_rps
+    if args.fault_rps is not None:
+        sized["fault-rps"] = args.fault_rps
+    return {**opts, **timing, **sized}
 
 
 def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: dict[str, list[dict]],

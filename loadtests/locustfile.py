@@ -21,6 +21,7 @@ from loadtests.visitors import Visitors  # noqa: F401
 
 log = logging.getLogger(__name__)
 TOKENS = "shop_tokens"
+STOP = "shop_stop"
 
 
 @dataclass
@@ -60,6 +61,8 @@ def _init(environment, **_):
     elif isinstance(runner, WorkerRunner):
         environment.shop_collector = Collector(environment, lambda b: runner.send_message(BATCH, b))
         runner.register_message(TOKENS, _receive_tokens)
+        # A headless master stops before it tells its workers to quit: it asks for their last results.
+        runner.register_message(STOP, lambda environment, msg, **_: environment.shop_collector.stop())
     else:
         recorder = environment.shop_recorder = Recorder(environment)
         environment.shop_collector = Collector(environment, recorder.ingest)
@@ -138,7 +141,10 @@ def _stop(environment, **_):
     if not isinstance(runner, MasterRunner):
         environment.shop_collector.stop()
     else:
-        missing = environment.shop_recorder.wait_for_workers({c.id for c in runner.clients.values()})
+        workers = {c.id for c in runner.clients.values()}
+        for worker in workers:
+            runner.send_message(STOP, None, client_id=worker)
+        missing = environment.shop_recorder.wait_for_workers(workers)
         if missing:
             log.warning("no final results from %d worker(s): their last second may be missing", len(missing))
     recorder = environment.shop_recorder

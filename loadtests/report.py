@@ -150,11 +150,21 @@ class Metric:
 
 
 def saturation_users(run: dict):
-    """Users of the step that saturated; None if a ramp never saturated; absent for a spike."""
+    """Users of the step that saturated; None if a ramp never saturated; absent for a spike
+    and for the open model's ramp (its capacity is a rate: capacity_rate)."""
     if run.get("shape") != "ramp" and not run.get("steps"):
+        return _ABSENT
+    if run.get("model") == "open":
         return _ABSENT
     found = re.search(r"saturated at (\d+) users", run.get("stop_reason") or "")
     return int(found.group(1)) if found else None
+
+
+def capacity_rate(run: dict):
+    """The open ramp's capacity (the last step that held the SLO); absent otherwise."""
+    if "capacity" not in run:
+        return _ABSENT
+    return run["capacity"].get("rps")
 
 
 def best_step_rps(run: dict):
@@ -189,6 +199,8 @@ HEADLINE = [
     Metric("Peak users", ("peak_users",), "count", compared=False),
     Metric("Ramp: best requests/s of a step", (), "rate", getter=best_step_rps),
     Metric("Ramp: saturated at users", (), "count", none_means="did not saturate", getter=saturation_users),
+    Metric("Ramp: capacity (highest step within the SLO), req/s", (), "rate", none_means="no step held",
+           getter=capacity_rate),
     Metric("Recovery after the spike, s", ("recovery_s",), "s", none_means="did not recover"),
     Metric("CPU seconds", ("resources", "cpu_seconds"), "number"),
     Metric("CPU ms per request", ("resources", "cpu_ms_per_request"), "number"),
@@ -428,24 +440,31 @@ def has_steps(runs: dict) -> bool:
     return any(r.get("steps") for rs in runs.values() for r in rs or [])
 
 
-def step_median(target_runs: list[dict], users: int, key: str):
-    values = [s.get(key) for r in target_runs for s in r.get("steps") or [] if s.get("users") == users]
+def step_level(step: dict):
+    """A step's load: its users (closed model) or its offered rate (open model)."""
+    return step.get("users", step.get("target_rps"))
+
+
+def step_median(target_runs: list[dict], users, key: str):
+    values = [s.get(key) for r in target_runs for s in r.get("steps") or [] if step_level(s) == users]
     values = [v for v in values if isinstance(v, (int, float))]
     return statistics.median(values) if values else None
 
 
 def steps_table(runs: dict) -> str:
     targets = ordered_targets(runs)
-    levels = sorted({s.get("users") for t in targets for r in runs[t] for s in r.get("steps") or []
-                     if isinstance(s.get("users"), int)})
+    levels = sorted({step_level(s) for t in targets for r in runs[t] for s in r.get("steps") or []
+                     if isinstance(step_level(s), (int, float))})
+    open_model = any("target_rps" in s for t in targets for r in runs[t] for s in r.get("steps") or [])
     top = "".join(f'<th colspan="{len(STEP_COLUMNS)}">{esc(t)}</th>' for t in targets)
     sub = "".join(f"<th>{esc(label)}</th>" for _ in targets for label, _, _ in STEP_COLUMNS)
     body = []
     for users in levels:
         tds = "".join(f'<td class="num">{esc(fmt_value(step_median(runs[t], users, key), kind))}</td>'
                       for t in targets for _, key, kind in STEP_COLUMNS)
-        body.append(f'<tr><th scope="row">{users:,}</th>{tds}</tr>')
-    return (f'<table class="steps"><thead><tr><th rowspan="2">users</th>{top}</tr><tr>{sub}</tr>'
+        body.append(f'<tr><th scope="row">{users:,g}</th>{tds}</tr>')
+    level = "offered req/s" if open_model else "users"
+    return (f'<table class="steps"><thead><tr><th rowspan="2">{level}</th>{top}</tr><tr>{sub}</tr>'
             f"</thead><tbody>{''.join(body)}</tbody></table>")
 
 
@@ -663,7 +682,7 @@ def is_open(run: dict) -> bool:
     return any("offered" in row for row in run.get("timeline") or [])
 
 
-ERROR_COLOURS = {"shed": "#E69F00", "5xx": "#D55E00", "4xx": "#CC79A7", "timeout": "#000000",
+ERROR_COLOURS = {"shed": "#E69F00", "unavailable": "#F0E442", "5xx": "#D55E00", "4xx": "#CC79A7", "timeout": "#000000",
                  "refused": "#56B4E9", "connection": "#009E73"}
 
 
@@ -807,7 +826,7 @@ def steps_chart(runs: dict) -> Figure | None:
     fig, axes = new_figure(2, 9, 5)
     p95_values = []
     for t in targets:
-        levels = sorted({s["users"] for r in runs[t] for s in r.get("steps") or [] if "users" in s})
+        levels = sorted({step_level(s) for r in runs[t] for s in r.get("steps") or [] if step_level(s) is not None})
         rps = [step_median(runs[t], u, "rps") for u in levels]
         p95 = [step_median(runs[t], u, "p95_ms") for u in levels]
         p95 = [math.nan if v is None else v for v in p95]
@@ -817,7 +836,9 @@ def steps_chart(runs: dict) -> Figure | None:
         p95_values += p95
     axes[0].set_ylabel("requests/s")
     axes[1].set_ylabel("p95 ms")
-    finish_axes(axes, "users in the step", axes[1] if wants_log(p95_values) else None)
+    open_model = any("target_rps" in s for rs in runs.values() for r in rs for s in r.get("steps") or [])
+    finish_axes(axes, "offered requests/s in the step" if open_model else "users in the step",
+                axes[1] if wants_log(p95_values) else None)
     fig.suptitle("Ramp: each step judged on its second half")
     return fig
 

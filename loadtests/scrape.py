@@ -71,7 +71,8 @@ RESILIENCE_COUNTERS = ["shop_internal_retries_total", "shop_circuit_opened_total
 
 def outcomes(before: dict[str, dict], after: dict[str, dict]) -> dict:
     """What the resilience machinery did during a run: internal calls by caller, callee and
-    outcome (ok, error, timeout, unavailable, short_circuit), retries and breaker openings."""
+    outcome (ok, error, timeout, unavailable, short_circuit), retries and breaker openings,
+    and the requests each process's admission control shed (by process and reason)."""
     calls, extra = {}, {name: [] for name in RESILIENCE_COUNTERS}
     for process in after:
         b, a = before.get(process, {}), after[process]
@@ -83,4 +84,10 @@ def outcomes(before: dict[str, dict], after: dict[str, dict]) -> dict:
             for labels, n in _increase(b, a, name).items():
                 if n > 0:
                     extra[name].append({**dict(labels), "count": int(n)})
-    return {"calls": dict(sorted(calls.items())), **extra}
+    shed = {}
+    for process in after:
+        for labels, n in _increase(before.get(process, {}), after[process], "shop_admission_shed_total").items():
+            if n > 0:
+                key = f"{process} {dict(labels).get('reason')}"
+                shed[key] = shed.get(key, 0) + int(n)
+    return {"calls": dict(sorted(calls.items())), **extra, "admission_shed": dict(sorted(shed.items()))}

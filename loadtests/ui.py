@@ -10,11 +10,17 @@ from loadtests import targets
 TARGETS = ["monolith", "microservices"]
 
 METRICS = [  # (row title, how to read it off a run summary)
+    ("Model", lambda r: r.get("model") or "closed"),
     ("Shape", lambda r: r.get("shape")),
     ("Started (UTC)", lambda r: r.get("started_at")),
     ("Duration (s)", lambda r: r.get("duration_s")),
     ("Peak users", lambda r: r.get("peak_users")),
     ("Requests", lambda r: r["totals"]["all"]["requests"]),
+    ("Offered requests/s during the spike", lambda r: r["totals"].get("spike", {}).get("offered_rps")),
+    ("Goodput/s during the spike (ok within the SLO)", lambda r: r["totals"].get("spike", {}).get("goodput_rps")),
+    ("Seconds the SLO was broken", lambda r: (r.get("slo") or {}).get("violation_seconds")),
+    ("Shed at once (503), whole run", lambda r: (r["totals"]["all"].get("errors") or {}).get("shed")),
+    ("Dropped by the load generator", lambda r: r["totals"]["all"].get("dropped")),
     ("Requests/s (whole run)", lambda r: r["totals"]["all"]["rps"]),
     ("Requests/s during the spike", lambda r: r["totals"].get("spike", {}).get("rps")),
     ("p50 ms", lambda r: r["totals"]["all"]["p50_ms"]),

@@ -9,14 +9,17 @@ serving the rest promptly: goodput stays near capacity.
 The same policy in every process of both deployments, by worker type:
 
 - **threaded workers** (gthread: the monolith and every service): a request that waited more
-  than ``max_queue_ms`` for a free thread is answered 503 at once instead of being served
-  late. gunicorn's thread pool has an unbounded queue; the worker (shop/web/gunicorn_conf.py)
-  stamps each request when it is queued, and this middleware reads how long it waited.
+  than ``max_queue_ms`` for a free thread, while the queue is standing (every request of the
+  last 100 ms waited at least a quarter of that: see ``Standing``), is answered 503 at once
+  instead of being served late. gunicorn's thread pool has an unbounded queue; the worker
+  (shop/web/gunicorn_conf.py) stamps each request when it is queued, and this middleware
+  reads how long it waited.
 - **gevent workers** (the gateway): there is no thread to wait for; every request runs in a
   greenlet of its own as soon as the event loop gets to it. A request waits for the loop, so
   the same rule is applied to the loop's lag (how late a 10 ms timer fires: the "toobusy"
-  technique of event-loop servers): while it is over ``max_queue_ms``, new requests are
-  answered 503 at once. Requests in flight in the worker process are also capped at
+  technique of event-loop servers), taken as the smallest lateness over the last 100 ms so
+  that a pause is not mistaken for overload: while it is over ``max_queue_ms``, new requests
+  are answered 503 at once. Requests in flight in the worker process are also capped at
   ``max_in_flight`` (a slow upstream must not pile up requests without bound).
 
 ``/healthz``, ``/metrics`` and ``/admin/`` are never shed: health checks, scraping and fault
@@ -33,6 +36,7 @@ from prometheus_client import Counter, Gauge
 from shop.web.settings import env_bool, env_int
 
 EXEMPT = ("/healthz", "/metrics", "/admin/")
+STANDING_SHARE = 4   # a queue is standing when every request waited at least a quarter of the limit
 RETRY_AFTER_S = 1
 
 SHED = Counter("shop_admission_shed_total", "Requests answered 503 at once by admission control, by why",
@@ -61,6 +65,36 @@ class AdmissionSettings:
                    max_in_flight=env_int("SHOP_MAX_IN_FLIGHT", 256, env, minimum=1))
 
 
+# -- standing queues, not bursts ------------------------------------------------------------
+INTERVAL_S = 0.1   # CoDel's interval: a queue that stays for this long is standing
+
+
+class Standing:
+    """The smallest wait seen over the last interval (CoDel's idea, Nichols and Jacobson,
+    "Controlling Queue Delay", 2012): a burst, or a process descheduled for a moment, leaves
+    some requests waiting long but others not at all, while a standing queue (overload) makes
+    every request wait. Only a wait that is both long and standing is shed."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._started = clock()
+        self._low = float("inf")      # the smallest wait in the current interval
+        self.last = 0.0               # ... and in the last complete one
+
+    def seen(self, wait: float) -> float:
+        """Record one wait; returns the standing wait: the larger of the current and last
+        intervals' smallest waits once the current one is complete, else the last one's."""
+        now = self.clock()
+        with self._lock:
+            if now - self._started >= INTERVAL_S:
+                self.last = self._low if self._low != float("inf") else wait
+                self._started, self._low = now, wait
+            else:
+                self._low = min(self._low, wait)
+            return min(self.last, max(self._low, 0.0)) if self._low != float("inf") else self.last
+
+
 # -- the queue, as the threaded worker sees it (one per worker process) ---------------------
 class _Queue:
     """Requests queued for the thread pool, and how long the one a thread took had waited."""
@@ -69,6 +103,7 @@ class _Queue:
         self._lock = threading.Lock()
         self.length = 0
         self._local = threading.local()
+        self.standing = Standing()
 
     def put(self) -> float:
         with self._lock:
@@ -81,10 +116,12 @@ class _Queue:
             return
         with self._lock:
             self.length -= 1
-        self._local.waited = time.monotonic() - queued_at
+        waited = time.monotonic() - queued_at
+        self._local.waited = (waited, self.standing.seen(waited))
 
-    def waited(self) -> float | None:
-        """Seconds the current thread's request waited in the queue (None: not queued)."""
+    def waited(self) -> tuple[float, float] | None:
+        """(seconds the current thread's request waited, the standing wait), or None if it
+        was not queued (no gunicorn threaded worker)."""
         waited = getattr(self._local, "waited", None)
         self._local.waited = None
         return waited
@@ -94,12 +131,15 @@ QUEUE = _Queue()
 
 
 class LoopLag:
-    """How late the gevent event loop runs a 10 ms timer, smoothed: the wait a request that
-    arrives now can expect before the loop gets to it. Started in the worker that serves."""
+    """How late the gevent event loop runs a 10 ms timer: the wait a request that arrives now
+    can expect before the loop gets to it. ``lag`` is the smallest lateness over the last
+    interval (see Standing), so one late tick (a pause) does not count, a busy loop does.
+    Started in the worker that serves."""
     TICK_S = 0.01
 
     def __init__(self):
         self.lag = 0.0
+        self.standing = Standing()
 
     def start(self) -> "LoopLag":
         import gevent
@@ -111,9 +151,7 @@ class LoopLag:
         while True:
             before = time.monotonic()
             gevent.sleep(self.TICK_S)
-            late = max(0.0, time.monotonic() - before - self.TICK_S)
-            # Rise at once, fall smoothly: one late tick is enough to start shedding.
-            self.lag = late if late > self.lag else 0.8 * self.lag + 0.2 * late
+            self.lag = self.standing.seen(max(0.0, time.monotonic() - before - self.TICK_S))
 
 
 # -- the middleware -------------------------------------------------------------------------
@@ -152,9 +190,11 @@ class Admission:
             return self._limit_in_flight(environ, start_response)
         waited = QUEUE.waited()
         self._queued.set(QUEUE.length)
-        if self.settings.enabled and waited is not None and waited * 1000 > self.settings.max_queue_ms:
-            self._shed_queue.inc()
-            return self._shed(environ, start_response)
+        if self.settings.enabled and waited is not None:
+            limit = self.settings.max_queue_ms / 1000
+            if waited[0] > limit and waited[1] > limit / STANDING_SHARE:
+                self._shed_queue.inc()
+                return self._shed(environ, start_response)
         return self.app(environ, start_response)
 
     def _limit_in_flight(self, environ, start_response):

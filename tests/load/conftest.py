@@ -9,6 +9,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["spike-scaled", "slow-payment", "billing-down", "redeploy"]
+# Far past capacity on purpose (a tenth of a core against 600 requests/s), with admission
+# control on and off: tests/load/test_overload.py.
+OVERLOAD = ["--scenario", "overload", "--sut-cpu", "0.1", "--steady-rps", "10", "--fault-rps", "600",
+            "--no-capacity"]
 TIMEOUT_S = 300
 
 
@@ -17,7 +21,8 @@ def quick_comparisons(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedP
     """name -> (the finished process, its output folder). "spike" is the plain
     `make compare QUICK=1`; the others are `make compare SCENARIO=<name> QUICK=1`."""
     base = tmp_path_factory.mktemp("compare")
-    runs = {"spike": []} | {name: ["--scenario", name] for name in SCENARIOS}
+    runs = {"spike": []} | {name: ["--scenario", name] for name in SCENARIOS} | {
+        "overload": OVERLOAD, "overload-off": [*OVERLOAD, "--admission", "off"]}
     started = {}
     for name, extra in runs.items():
         out = base / name

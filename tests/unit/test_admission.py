@@ -24,9 +24,10 @@ def call(middleware, path="/api/products", rid=None):
     return int(seen["status"].split()[0]), seen["headers"], body
 
 
-def waited(seconds):
-    queued_at = admission.QUEUE.put()
-    admission.QUEUE.take(queued_at - seconds)     # as if the thread took it `seconds` later
+def waited(seconds, standing=None):
+    """As if the current thread had just taken a request that waited ``seconds`` in the queue,
+    with the queue standing at ``standing`` seconds (default: the same)."""
+    admission.QUEUE._local.waited = (seconds, seconds if standing is None else standing)
 
 
 def test_a_request_that_waited_too_long_for_a_thread_is_shed_at_once():
@@ -38,6 +39,55 @@ def test_a_request_that_waited_too_long_for_a_thread_is_shed_at_once():
     waited(0.050)
     assert call(m)[0] == 200                      # a short wait is served
     assert call(m)[0] == 200                      # not queued at all (no reading): served
+
+
+def test_a_long_wait_without_a_standing_queue_is_served():
+    # A pause (a descheduled process, a burst) made this one wait, but the queue drained.
+    m = Admission(app, "monolith", AdmissionSettings(max_queue_ms=100))
+    waited(0.300, standing=0.010)
+    assert call(m)[0] == 200
+    waited(0.300, standing=0.030)                 # every request waited over a quarter of the limit
+    assert call(m)[0] == 503
+
+
+def test_a_request_taken_from_gunicorns_queue_reports_its_wait():
+    queued_at = admission.QUEUE.put()
+    assert admission.QUEUE.length >= 1
+    admission.QUEUE.take(queued_at - 0.2)         # as if a thread took it 200 ms after it was queued
+    wait, standing = admission.QUEUE.waited()
+    assert wait >= 0.2 and standing >= 0
+    assert admission.QUEUE.waited() is None       # read once
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_standing_is_the_smallest_wait_of_the_last_interval_and_this_one():
+    clock = Clock()
+    s = admission.Standing(clock)
+    assert s.seen(0.5) == 0.0                     # nothing known before: not standing
+    clock.now += 0.15                             # a new interval: the last one's smallest was 0.5
+    assert s.seen(0.4) == 0.4
+    assert s.seen(0.45) == 0.4
+    clock.now += 0.15
+    assert s.seen(0.3) == 0.3                     # overload: every wait is long, and it stays
+    assert s.seen(0.0) == 0.0                     # one request that did not wait: not standing
+
+
+def test_one_pause_is_not_a_standing_queue():
+    clock = Clock()
+    s = admission.Standing(clock)
+    for _ in range(5):
+        s.seen(0.001)
+        clock.now += 0.03
+    clock.now += 0.3                              # the process was descheduled for 300 ms
+    assert s.seen(0.3) < 0.01                     # the interval before the pause had no wait
+    assert s.seen(0.2) < 0.01
 
 
 def test_health_metrics_and_admin_are_never_shed():

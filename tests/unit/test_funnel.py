@@ -79,7 +79,7 @@ def test_without_an_intended_start_latency_is_from_the_send():
 @pytest.mark.parametrize("response, expected", [
     (FakeResponse(200), "ok"),
     (FakeResponse(503, {"Retry-After": "1"}), "shed"),
-    (FakeResponse(503), "5xx"),
+    (FakeResponse(503), "unavailable"),
     (FakeResponse(500), "5xx"),
     (FakeResponse(404), "4xx"),
     (FakeResponse(0, error=TimeoutError("timed out")), "timeout"),
