@@ -136,8 +136,9 @@ class Recorder:
             gevent.sleep(1)
 
     def _write_progress(self, path: Path) -> None:
-        """The last whole second, for the runner's progress line (loadtests/compare.py)."""
-        end = int(time.time() - self.t0) - 1
+        """A recent whole second, for the runner's progress line (loadtests/compare.py): two
+        seconds back, so that every process's results of it have arrived (they come once a second)."""
+        end = int(time.time() - self.t0) - 2
         if end < 0:
             return
         w = self.window(end, end + 1)
