@@ -26,9 +26,10 @@ from microservices.config import Config
 from microservices.http import ServiceClient
 from shop.web.admission import Admission
 from shop.errors import ApiError, InternalError, PayloadTooLarge
+from shop.errors import NotFound as NoSuchResource
 from shop.web import observability
 from shop.web.app import MAX_BODY_BYTES, error_body, http_error, install_converters, new_request_id
-from shop.web.tokens import TokenSigner, bearer_token
+from shop.web.tokens import KnownUsers, TokenSigner, bearer_token
 
 log = logging.getLogger("shop.gateway")
 _FORWARDED = (("HTTP_AUTHORIZATION", "Authorization"), ("CONTENT_TYPE", "Content-Type"),
@@ -44,7 +45,7 @@ def _probe_app() -> Flask:
     from shop.orders.api import create_blueprint as orders
     from shop.shipping.api import create_blueprint as shipping
 
-    probe = Flask("routes-probe")
+    probe = Flask("routes-probe", static_folder=None)  # no /static route: the services have none
     install_converters(probe)   # the same routing rules as the services, to the id limits
     for make in (accounts, catalog, cart, shipping, orders):
         probe.register_blueprint(make(None))  # views are only registered, never called
@@ -93,6 +94,8 @@ class Gateway:
                                               call_timeout=config.gateway_timeout, pool_size=pool,
                                               caller="gateway", resilience=config.resilience)
                           for name, url in config.urls.items()}
+        # A token must name an existing user: asked of accounts once per user (per worker).
+        self.known_users = KnownUsers(self._user_exists)
         self.health_pool = ThreadPoolExecutor(max_workers=len(self.upstreams), thread_name_prefix="health")
 
     # -- WSGI ---------------------------------------------------------------------------
@@ -143,7 +146,7 @@ class Gateway:
         except NotFound as err:
             routing_error = err
         if endpoint is not None and self.auth.get(endpoint):
-            self.tokens.verify(bearer_token(environ.get("HTTP_AUTHORIZATION")))
+            self.known_users.check(self.tokens.verify(bearer_token(environ.get("HTTP_AUTHORIZATION"))))
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB.")
@@ -169,6 +172,13 @@ class Gateway:
             except HTTPException:
                 continue
         return None
+
+    def _user_exists(self, user_id: int) -> bool:
+        try:
+            self.upstreams["accounts"].call("GET", f"/internal/users/{user_id}")
+        except NoSuchResource:
+            return False
+        return True
 
     # -- proxying -----------------------------------------------------------------------
     def proxy(self, environ, service: str, method: str, rid: str, length: int):

@@ -19,7 +19,7 @@ def _client(config: Config, name: str, caller: str) -> ServiceClient:
 
 
 def _accounts(config, db, tokens):
-    from shop.accounts.api import create_blueprint
+    from shop.accounts.api import create_blueprint, create_internal_blueprint
     from shop.accounts.service import AccountsService
     from shop.accounts.store import UserStore
     store = UserStore(db)
@@ -27,7 +27,7 @@ def _accounts(config, db, tokens):
     accounts = AccountsService(store, tokens)
     if config.seed_shoppers:
         accounts.seed()
-    return [create_blueprint(accounts)]
+    return [create_blueprint(accounts), create_internal_blueprint(accounts)]
 
 
 def _catalog(config, db, tokens):

@@ -29,7 +29,7 @@ from shop.shipping.service import ShippingService
 from shop.tax.service import TaxService
 from shop.web.app import create_base_app
 from shop.web.db import Database
-from shop.web.tokens import TokenSigner
+from shop.web.tokens import KnownUsers, TokenSigner
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -58,7 +58,9 @@ def create_app(config: Config | None = None) -> Flask:
     checkout.recover()
     db.close()  # gunicorn forks workers after this; each opens its own connection
 
-    app = create_base_app("monolith", tokens, config.admission)
+    # A token names an existing user, or it is refused (a forged one may name anyone).
+    app = create_base_app("monolith", tokens, config.admission,
+                          known_users=KnownUsers(lambda user_id: users.by_id(user_id) is not None))
     for blueprint in (accounts_api(accounts), catalog_api(catalog), cart_api(cart),
                       shipping_api(shipping), orders_api(checkout),
                       create_admin_blueprint(faults, config.admin_token),

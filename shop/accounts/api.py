@@ -35,3 +35,15 @@ def create_blueprint(accounts: AccountsService) -> Blueprint:
             raise Unauthorized("The bearer token is for an unknown user; log in again.") from None
 
     return bp
+
+
+def create_internal_blueprint(accounts: AccountsService) -> Blueprint:
+    """For the gateway: whether a token's user exists (a forged token may name one who does not)."""
+    bp = Blueprint("accounts_internal", __name__)
+
+    @bp.get("/internal/users/<int:user_id>")
+    def exists(user_id: int):
+        accounts.get(user_id)  # NotFound: 404
+        return jsonify({"id": user_id})
+
+    return bp

@@ -19,7 +19,42 @@ def json_body() -> dict:
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    where = _not_unicode(body)
+    if where is not None:
+        # Valid JSON, but "\udfff" decodes to a lone surrogate, which no UTF-8 text (a database,
+        # a log line, a response) can hold: without this check it fails later, as a 500.
+        raise InvalidRequest(f"The field '{where}' is not valid Unicode text (a lone surrogate escape)."
+                             if where else "The request body holds text that is not valid Unicode "
+                                           "(a lone surrogate escape).")
     return body
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _not_unicode(value, path: str = "") -> str | None:
+    """The dotted path of the first string (key or value) that is not valid Unicode, "" for
+    one at the top, None if every string is valid."""
+    if isinstance(value, str):
+        return path if _has_surrogate(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _has_surrogate(key):
+                return path
+            found = _not_unicode(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _not_unicode(item, f"{path}[{i}]" if path else f"[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def string(body: dict, name: str, *, min_len: int = 1, max_len: int = 200,
