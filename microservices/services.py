@@ -97,9 +97,10 @@ def _tax(config, db, tokens):
 
 
 def _shipping(config, db, tokens):
-    from shop.shipping.api import create_blueprint
+    from shop.shipping.api import create_blueprint, create_internal_blueprint
     from shop.shipping.service import ShippingService
-    return [create_blueprint(ShippingService())]
+    shipping = ShippingService()
+    return [create_blueprint(shipping), create_internal_blueprint(shipping)]
 
 
 BUILDERS = {"accounts": _accounts, "catalog": _catalog, "cart": _cart, "orders": _orders,

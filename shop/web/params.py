@@ -109,16 +109,21 @@ def _in_range(name: str, value: int, min_value: int | None, max_value: int | Non
 
 
 _WHOLE = re.compile(r"[0-9]{1,9}")
+_WHOLE_64 = re.compile(r"[0-9]{1,19}")
+MAX_INT64 = 2**63 - 1
 
 
 def query_int(name: str, *, default: int | None = None, min_value: int | None = None,
-              max_value: int | None = None) -> int | None:
+              max_value: int | None = None, int64: bool = False) -> int | None:
+    """A whole number in ASCII digits: up to 9 of them (the public API's parameters), or with
+    ``int64`` anything SQLite's integers hold (internal calls pass computed totals: a cart's
+    weight or subtotal, which the public limits must not cap)."""
     raw = request.args.get(name)
     if raw is None:
         if default is None:
             raise InvalidRequest(f"The query parameter '{name}' is required.")
         return default
-    if not _WHOLE.fullmatch(raw):
+    if not (_WHOLE_64 if int64 else _WHOLE).fullmatch(raw) or (int64 and int(raw) > MAX_INT64):
         raise InvalidRequest(f"The query parameter '{name}' must be a whole number.")
     return _in_range(name, int(raw), min_value, max_value)
 
