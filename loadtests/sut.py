@@ -119,9 +119,12 @@ class MonolithSUT(FaultsMixin, ProcessControlMixin):
     processes = ["monolith"]
 
     def __init__(self, data_dir: Path, env: dict):
-        self.port = free_ports(1)[0]
+        self.port, metrics_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "SHOP_DATA_DIR": str(data_dir), "MONOLITH_PORT": str(self.port)}
+        # Metrics are served on a port of their own (the gunicorn master's), not the public one.
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}"
+        self.env = {**env, "SHOP_DATA_DIR": str(data_dir), "MONOLITH_PORT": str(self.port),
+                    "MONOLITH_METRICS_PORT": str(metrics_port), "SHOP_METRICS_HOST": "127.0.0.1"}
         self.log_path = data_dir / "monolith.log"
         self.proc = None
         self._log = None
@@ -178,7 +181,7 @@ class MonolithSUT(FaultsMixin, ProcessControlMixin):
         return self.url
 
     def metrics_urls(self) -> dict[str, str]:
-        return {"monolith": self.url}
+        return {"monolith": self.metrics_url}
 
     def workers(self) -> dict:
         return {"monolith": f"{self.env.get('MONOLITH_WORKERS', 2)} workers x {self.env.get('MONOLITH_THREADS', 8)} threads"}
@@ -199,10 +202,11 @@ class MicroservicesSUT(FaultsMixin, ProcessControlMixin):
     processes = [*SERVICE_PORTS, "gateway"]
 
     def __init__(self, data_dir: Path, env: dict, sink=None):
-        ports = free_ports(len(SERVICE_PORTS) + 1)
-        env = {**env, "SHOP_DATA_DIR": str(data_dir), "GATEWAY_PORT": str(ports[-1])}
-        for name, port in zip(SERVICE_PORTS, ports):
+        ports = free_ports(2 * (len(SERVICE_PORTS) + 1))   # each process's own, and its metrics port
+        env = {**env, "SHOP_DATA_DIR": str(data_dir), "SHOP_METRICS_HOST": "127.0.0.1"}
+        for name, port, metrics_port in zip([*SERVICE_PORTS, "gateway"], ports[::2], ports[1::2]):
             env[f"{name.upper()}_PORT"] = str(port)
+            env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
             env.pop(f"{name.upper()}_URL", None)
         self.env = env
         self.cluster = Cluster(env, sink=sink)
@@ -221,7 +225,7 @@ class MicroservicesSUT(FaultsMixin, ProcessControlMixin):
         return self.cluster.processes["billing"].url  # faults are billing's; not on the public gateway
 
     def metrics_urls(self) -> dict[str, str]:
-        return {name: p.url for name, p in self.cluster.processes.items()}
+        return {name: p.metrics_url for name, p in self.cluster.processes.items()}
 
     def workers(self) -> dict:
         c = self.cluster.config

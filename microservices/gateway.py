@@ -27,7 +27,7 @@ from microservices.http import ServiceClient
 from shop.web.admission import Admission
 from shop.errors import ApiError, InternalError, PayloadTooLarge
 from shop.errors import NotFound as NoSuchResource
-from shop.web import observability
+from shop.web import clients, observability
 from shop.web.app import MAX_BODY_BYTES, error_body, http_error, install_converters, new_request_id
 from shop.web.tokens import KnownUsers, TokenSigner, bearer_token
 
@@ -50,7 +50,6 @@ def _probe_app() -> Flask:
     for make in (accounts, catalog, cart, shipping, orders):
         probe.register_blueprint(make(None))  # views are only registered, never called
     probe.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: None, methods=["GET"])
-    probe.add_url_rule("/metrics", endpoint="metrics", view_func=lambda: None, methods=["GET"])
     return probe
 
 
@@ -59,7 +58,7 @@ def public_routes() -> list[tuple[str, str, str, set[str], bool]]:
     probe = _probe_app()
     routes = []
     for rule in probe.url_map.iter_rules():
-        if rule.endpoint in ("static", "healthz", "metrics"):
+        if rule.endpoint == "healthz":
             continue
         view = probe.view_functions[rule.endpoint]
         routes.append((rule.rule, rule.endpoint, rule.endpoint.split(".", 1)[0],
@@ -85,6 +84,8 @@ def _status(code: int) -> str:
 class Gateway:
     def __init__(self, config: Config):
         self.tokens = TokenSigner(config.secret, config.token_ttl)
+        # Who the client is, for the services behind (the login limit): shop/web/clients.py.
+        self.client_address = clients.peer_address(config.forwarded_allow_ips)
         probe = _probe_app()
         self.url_map = probe.url_map
         self.auth = {e: getattr(v, "requires_auth", False) for e, v in probe.view_functions.items()}
@@ -159,9 +160,6 @@ class Gateway:
             return 200, {"Allow": allowed, "Content-Type": "text/html; charset=utf-8"}, b""
         if endpoint == "healthz":
             return self.healthz()
-        if endpoint == "metrics":
-            payload, content_type = observability.metrics_payload()
-            return 200, {"Content-Type": content_type}, payload
         return self.proxy(environ, endpoint.split(".", 1)[0], method, rid, length)
 
     @staticmethod
@@ -183,7 +181,7 @@ class Gateway:
     # -- proxying -----------------------------------------------------------------------
     def proxy(self, environ, service: str, method: str, rid: str, length: int):
         body = self._body(environ, length)
-        headers = {"X-Request-ID": rid}
+        headers = {"X-Request-ID": rid, clients.HEADER: self.client_address(environ)}
         for key, name in _FORWARDED:
             if environ.get(key):
                 headers[name] = environ[key]
@@ -259,6 +257,7 @@ class _Headers:
 
 def create_app(config: Config | None = None):
     config = config or Config.from_env()
+    config.check_secret()  # refuses the published secret on a public address, however started
     observability.configure_logging("gateway")
     # gevent workers: the admission limit is on requests in flight (shop/web/admission.py)
     return Admission(Gateway(config), "gateway", config.admission, gevent=config.gateway.worker_class != "gthread")

@@ -122,14 +122,20 @@ class Cluster:
                                  name=f"shop-{proc.name}", pid=pid_file(self.config.data_dir, proc.name))
             env = {**self.env, "SHOP_PROCESS_NAME": proc.name,
                    "PROMETHEUS_MULTIPROC_DIR": str(self.config.metrics_dir(proc.name))}
+            # Read by shop/web/gunicorn_conf.py: the master serves the metrics there.
+            env.pop("SHOP_METRICS_ADDRESS", None)
+            if proc.metrics_address:
+                env["SHOP_METRICS_ADDRESS"] = proc.metrics_address
             self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv, env, sink,
                                                        pid_file(self.config.data_dir, proc.name))
+            self.processes[proc.name].metrics_url = proc.metrics_url
 
     @property
     def url(self) -> str:
         return self.config.gateway.url
 
     def start(self, timeout: float = 60) -> None:
+        self.config.check_secret()  # SystemExit before anything starts: the published secret on a public address
         try:
             for process in self.processes.values():
                 process.start()
@@ -179,6 +185,9 @@ class Cluster:
 
 def main() -> int:
     cluster = Cluster()
+    warning = cluster.config.check_secret()  # SystemExit: the published secret on a public address
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     stopping = threading.Event()
 
     def on_signal(signum, _frame):

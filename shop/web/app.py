@@ -176,7 +176,7 @@ def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings
     def _api_error(err: ApiError):
         if err.status >= 500:
             log.warning("%s %s -> %s %s", request.method, request.path, err.status, err.message)
-        return error_response(err)
+        return error_response(err, getattr(err, "headers", None))  # e.g. 429's Retry-After
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
@@ -189,10 +189,6 @@ def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(InternalError("Something went wrong on our side; it has been logged."))
 
-    @app.get("/metrics")
-    def metrics():
-        payload, content_type = observability.metrics_payload()
-        return Response(payload, mimetype=None, content_type=content_type)
-
+    # No /metrics here: the gunicorn master serves them on a port of their own (gunicorn_conf.py).
     return app
 
