@@ -8,9 +8,8 @@ from shop.web.gunicorn import gunicorn_argv, prepare_pid_file
 
 def main() -> None:
     config = Config.from_env()
-    warning = config.check_secret()   # SystemExit: the published secret on a public address
-    if warning:
-        print(warning, file=sys.stderr, flush=True)
+    if config.secret_warning():
+        print(config.secret_warning(), file=sys.stderr, flush=True)
     argv = gunicorn_argv("monolith.app:create_app()", host=config.host, port=config.port,
                          workers=config.workers, threads=config.threads,
                          access_log=config.access_log, name="shop-monolith", pid=config.pid_file)

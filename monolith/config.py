@@ -37,6 +37,14 @@ class Config:
         return check_secret(self.secret, [self.host, *([self.metrics_host] if self.metrics_port else [])],
                             self.allow_insecure_secret)
 
+    def secret_warning(self) -> str | None:
+        """The warning to print on a laptop; None when the secret is the operator's own, or when
+        check_secret refuses (the app does, as it loads: monolith/app.py)."""
+        try:
+            return self.check_secret()
+        except SystemExit:
+            return None
+
     @property
     def metrics_address(self) -> str | None:
         return f"{self.metrics_host}:{self.metrics_port}" if self.metrics_port else None
