@@ -118,7 +118,7 @@ def query_int(name: str, *, default: int | None = None, min_value: int | None = 
     """A whole number in ASCII digits: up to 9 of them (the public API's parameters), or with
     ``int64`` anything SQLite's integers hold (internal calls pass computed totals: a cart's
     weight or subtotal, which the public limits must not cap)."""
-    raw = request.args.get(name)
+    raw = _one(name)
     if raw is None:
         if default is None:
             raise InvalidRequest(f"The query parameter '{name}' is required.")
@@ -129,16 +129,26 @@ def query_int(name: str, *, default: int | None = None, min_value: int | None = 
 
 
 def query_str(name: str, *, required: bool = False, max_len: int = 200) -> str | None:
-    """A query parameter; missing, empty or blank counts as absent."""
-    raw = request.args.get(name)
+    """A query parameter; missing, empty or blank counts as absent. Its length is that of
+    what was sent (as the OpenAPI document's maxLength counts it), blanks included."""
+    raw = _one(name)
+    if raw is not None and len(raw) > max_len:
+        raise InvalidRequest(f"The query parameter '{name}' must be at most {max_len} characters.")
     raw = raw.strip() if raw is not None else None
     if not raw:
         if required:
             raise InvalidRequest(f"The query parameter '{name}' is required.")
         return None
-    if len(raw) > max_len:
-        raise InvalidRequest(f"The query parameter '{name}' must be at most {max_len} characters.")
     return raw
+
+
+def _one(name: str) -> str | None:
+    """A query parameter given at most once: ``?page=1&page=2`` is ambiguous (a proxy, a cache
+    and this app could each read another one), so it is 400, not the first one silently."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise InvalidRequest(f"The query parameter '{name}' must be given at most once.")
+    return values[0] if values else None
 
 
 def pagination() -> tuple[int, int]:
