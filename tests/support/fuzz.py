@@ -26,7 +26,9 @@ EXCLUDED_CHECKS = ["positive_data_acceptance"]   # why: tests/fuzz/schemathesis.
 
 
 def schemathesis_argv(url: str, token: str, *, max_examples: int, seed: int | None,
-                      max_time: int | None = None, workers: int = 2) -> list[str]:
+                      max_time: int | None = None, workers: int = 1) -> list[str]:
+    """One worker: with two, schemathesis 4.32.5 once failed inside hypothesis (a KeyError in
+    its source-inspection cache, a race between its threads), a fuzzer error, not the shop's."""
     argv = [str(Path(sys.executable).with_name("schemathesis")), "--config-file", str(SETTINGS),
             "run", str(SCHEMA), "--url", url, "--checks", "all", "--exclude-checks", ",".join(EXCLUDED_CHECKS),
             "--max-examples", str(max_examples), "--workers", str(workers),
