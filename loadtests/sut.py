@@ -19,7 +19,7 @@ from pathlib import Path
 
 from loadtests import scale as scaler
 from microservices.config import SERVICE_PORTS
-from microservices.launcher import Cluster
+from microservices.launcher import Cluster, wait_port_free
 from shop.web.gunicorn import pid_file, remove_pid_file
 from shop.web.settings import PROJECT_ROOT
 
@@ -164,6 +164,7 @@ class MonolithSUT(FaultsMixin, ProcessControlMixin):
             self.proc.wait()
         if self.proc.returncode == -signal.SIGKILL:
             remove_pid_file(pid)
+            wait_port_free(self.port)  # its orphaned workers may hold the port a moment longer
 
     def start_process(self, process: str = "monolith", timeout: float = 60) -> None:
         self._pid_file(process)

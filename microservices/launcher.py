@@ -31,6 +31,21 @@ def _die_with_parent():
         pass
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_port_free(port: int, timeout: float = 30) -> bool:
+    """Until nothing accepts on ``port`` (a killed process group's last member has died)."""
+    deadline = time.monotonic() + timeout
+    while not port_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class ServiceProcess:
     def __init__(self, name: str, port: int, url: str, argv: list[str], env: dict, sink,
                  pid_file: Path | None = None):
@@ -41,8 +56,7 @@ class ServiceProcess:
         self.log = collections.deque(maxlen=400)
 
     def port_free(self) -> bool:
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", self.port)) != 0
+        return port_free(self.port)
 
     def start(self) -> None:
         if not self.port_free():
@@ -97,6 +111,10 @@ class ServiceProcess:
             self.proc.wait()
         if self.pid_file and self.proc.returncode == -signal.SIGKILL:
             remove_pid_file(self.pid_file)  # a killed master cannot remove its own
+        if kill:
+            # The master is gone, but its workers (orphans now) may take a moment more to die
+            # on a busy machine, holding the port: a start right after would find it in use.
+            wait_port_free(self.port)
 
     def _kill_group(self) -> None:
         try:

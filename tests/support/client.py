@@ -1,6 +1,7 @@
 """A thin API client for tests: one base URL, JSON in and out, helpers for common journeys."""
 import datetime as dt
 import itertools
+import time
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -89,6 +90,22 @@ class Api:
         r = self.get(f"/api/products/{product_id}")
         assert r.status_code == 200, r.text
         return r.json()
+
+
+def shed(response) -> bool:
+    """A request the shop shed because it was overloaded (shop/web/admission.py): a fast 503
+    with Retry-After, never acted on. On a busy machine a test may meet one anywhere."""
+    return response.status_code == 503 and "Retry-After" in response.headers
+
+
+def unshed(send, tries: int = 100):
+    """``send()`` again while the shop sheds it (it did nothing with it), at most ``tries`` times."""
+    for _ in range(tries):
+        r = send()
+        if not shed(r):
+            return r
+        time.sleep(0.05)
+    return r
 
 
 def error_code(response) -> str:
