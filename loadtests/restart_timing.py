@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         sut = SUTS[args.target](Path(folder), base_env()).start()
         try:
-            url = sut.metrics_urls()[args.process]
+            # The process's own port (its workers hold the idle connection), not its metrics port.
+            url = sut.url if args.target == "monolith" else sut.cluster.processes[args.process].url
             times = measure(sut, args.process, url, max(1, args.repeats))
         finally:
             sut.stop()

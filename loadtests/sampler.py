@@ -9,19 +9,44 @@ set size (RSS) of the same processes.
 
 The roots can be a function, asked again at every sample: a process restarted during the
 run (a redeploy, a service brought back) is followed, the CPU it spends from its start is
-counted, and the last reading of the process it replaced is kept."""
+counted, and the last reading of the process it replaced is kept. Which is which needs no
+clock: a root there at the first sample counts from that sample, a root first seen later
+(a new pid for a name) was started during the run and counts all its CPU time. (Comparing
+psutil's create_time with the start time did not work: create_time is computed from the
+boot time, which Linux gives in whole seconds, so a process started within a second of the
+sampler could look older than it and count nothing.)"""
 import threading
 import time
 
 import psutil
 
 
+def read_tree(pid: int) -> tuple[float, float] | None:
+    """(CPU seconds, RSS MB) of a process and its descendants, the exited ones' CPU included
+    (children_user/system); None if the process is gone."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:  # stopped (billing-down) or between states
+        return None
+    cpu = rss = 0.0
+    for proc in tree:
+        try:
+            times = proc.cpu_times()
+            rss += proc.memory_info().rss / 2**20
+        except psutil.Error:  # exited meanwhile: its parent will account for it
+            continue
+        cpu += times.user + times.system + times.children_user + times.children_system
+    return cpu, rss
+
+
 class ResourceSampler:
-    def __init__(self, roots, interval: float = 1.0):
+    def __init__(self, roots, interval: float = 1.0, read=read_tree):
         # name -> pid of a root process (e.g. a gunicorn master), or a function returning that
         self._roots = roots if callable(roots) else (lambda: roots)
         self.roots = dict(self._roots())
         self.interval = interval
+        self.read = read                         # pid -> (cpu s, rss MB) or None (tests fake it)
         self.timeline: list[dict] = []
         self._root_pid: dict[str, int] = {}      # name -> the root being followed
         self._base: dict[str, float | None] = {}  # its CPU time when first seen (0 if born later)
@@ -31,7 +56,7 @@ class ResourceSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="resource-sampler")
         self.t0 = 0.0
-        self._started_epoch: float | None = None
+        self._baseline_taken = False  # the first sample: the roots there count from it
 
     def sample(self) -> dict:
         self.roots = {name: pid for name, pid in self._roots().items() if pid}
@@ -40,37 +65,19 @@ class ResourceSampler:
             if self._root_pid.get(name) != pid:  # first seen, or restarted
                 self._carried[name] = self.cpu_seconds(name) if name in self._root_pid else 0.0
                 self._root_pid[name], self._base[name], self._last[name] = pid, None, 0.0
-            try:
-                root = psutil.Process(pid)
-                tree = [root, *root.children(recursive=True)]
-            except psutil.Error:  # stopped (billing-down) or between states
+            reading = self.read(pid)
+            if reading is None:
                 continue
-            cpu = rss = 0.0
-            for proc in tree:
-                try:
-                    times = proc.cpu_times()
-                    rss += proc.memory_info().rss / 2**20
-                except psutil.Error:  # exited meanwhile: its parent will account for it
-                    continue
-                cpu += times.user + times.system + times.children_user + times.children_system
+            cpu, rss = reading
             if self._base[name] is None:
-                self._base[name] = cpu if self._born_before_start(root) else 0.0
+                # There at the first sample: counted from then. Seen first later: born during the run.
+                self._base[name] = cpu if not self._baseline_taken else 0.0
             # A worker that exited but is not reaped yet is missing for one sample: never go back.
             self._last[name] = max(self._last[name], cpu)
             rss_by_name[name] = rss
         for name, rss in rss_by_name.items():
             self._peak_rss[name] = max(self._peak_rss.get(name, 0.0), rss)
         return {"cpu_seconds": self.cpu_seconds(), "rss_mb": sum(rss_by_name.values())}
-
-    def _born_before_start(self, proc) -> bool:
-        """A process already there when sampling started counts from then; one born later (a
-        restarted service) counts all its CPU time."""
-        if self._started_epoch is None:
-            return True
-        try:
-            return proc.create_time() <= self._started_epoch
-        except psutil.Error:
-            return True
 
     def cpu_seconds(self, name: str | None = None) -> float:
         names = [name] if name is not None else list(self._root_pid)
@@ -90,9 +97,9 @@ class ResourceSampler:
             last_t, last_cpu = now, s["cpu_seconds"]
 
     def start(self) -> "ResourceSampler":
-        self.t0, started = time.monotonic(), time.time()
+        self.t0 = time.monotonic()
         self.sample()  # baseline CPU counters
-        self._started_epoch = started
+        self._baseline_taken = True
         self._thread.start()
         return self
 

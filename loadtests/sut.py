@@ -19,7 +19,7 @@ from pathlib import Path
 
 from loadtests import scale as scaler
 from microservices.config import SERVICE_PORTS
-from microservices.launcher import Cluster
+from microservices.launcher import Cluster, wait_port_free
 from shop.web.gunicorn import pid_file, remove_pid_file
 from shop.web.settings import PROJECT_ROOT
 
@@ -119,9 +119,12 @@ class MonolithSUT(FaultsMixin, ProcessControlMixin):
     processes = ["monolith"]
 
     def __init__(self, data_dir: Path, env: dict):
-        self.port = free_ports(1)[0]
+        self.port, metrics_port = free_ports(2)
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**env, "SHOP_DATA_DIR": str(data_dir), "MONOLITH_PORT": str(self.port)}
+        # Metrics are served on a port of their own (the gunicorn master's), not the public one.
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}"
+        self.env = {**env, "SHOP_DATA_DIR": str(data_dir), "MONOLITH_PORT": str(self.port),
+                    "MONOLITH_METRICS_PORT": str(metrics_port), "SHOP_METRICS_HOST": "127.0.0.1"}
         self.log_path = data_dir / "monolith.log"
         self.proc = None
         self._log = None
@@ -161,6 +164,7 @@ class MonolithSUT(FaultsMixin, ProcessControlMixin):
             self.proc.wait()
         if self.proc.returncode == -signal.SIGKILL:
             remove_pid_file(pid)
+            wait_port_free(self.port)  # its orphaned workers may hold the port a moment longer
 
     def start_process(self, process: str = "monolith", timeout: float = 60) -> None:
         self._pid_file(process)
@@ -178,7 +182,7 @@ class MonolithSUT(FaultsMixin, ProcessControlMixin):
         return self.url
 
     def metrics_urls(self) -> dict[str, str]:
-        return {"monolith": self.url}
+        return {"monolith": self.metrics_url}
 
     def workers(self) -> dict:
         return {"monolith": f"{self.env.get('MONOLITH_WORKERS', 2)} workers x {self.env.get('MONOLITH_THREADS', 8)} threads"}
@@ -199,10 +203,11 @@ class MicroservicesSUT(FaultsMixin, ProcessControlMixin):
     processes = [*SERVICE_PORTS, "gateway"]
 
     def __init__(self, data_dir: Path, env: dict, sink=None):
-        ports = free_ports(len(SERVICE_PORTS) + 1)
-        env = {**env, "SHOP_DATA_DIR": str(data_dir), "GATEWAY_PORT": str(ports[-1])}
-        for name, port in zip(SERVICE_PORTS, ports):
+        ports = free_ports(2 * (len(SERVICE_PORTS) + 1))   # each process's own, and its metrics port
+        env = {**env, "SHOP_DATA_DIR": str(data_dir), "SHOP_METRICS_HOST": "127.0.0.1"}
+        for name, port, metrics_port in zip([*SERVICE_PORTS, "gateway"], ports[::2], ports[1::2]):
             env[f"{name.upper()}_PORT"] = str(port)
+            env[f"{name.upper()}_METRICS_PORT"] = str(metrics_port)
             env.pop(f"{name.upper()}_URL", None)
         self.env = env
         self.cluster = Cluster(env, sink=sink)
@@ -221,7 +226,7 @@ class MicroservicesSUT(FaultsMixin, ProcessControlMixin):
         return self.cluster.processes["billing"].url  # faults are billing's; not on the public gateway
 
     def metrics_urls(self) -> dict[str, str]:
-        return {name: p.url for name, p in self.cluster.processes.items()}
+        return {name: p.metrics_url for name, p in self.cluster.processes.items()}
 
     def workers(self) -> dict:
         c = self.cluster.config

@@ -59,7 +59,8 @@ class ShippingClient:
         self.http = http
 
     def options(self, country: str, weight_grams: int) -> list[dict]:
-        return self.http.call("GET", "/api/shipping/options",
+        # The internal API: the public one caps weight_grams for shoppers, not for carts.
+        return self.http.call("GET", "/internal/shipping/options",
                               query={"country": country, "weight_grams": weight_grams},
                               idempotent=True)["options"]
 

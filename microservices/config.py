@@ -6,12 +6,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shop.web.admission import AdmissionSettings
-from shop.web.settings import DEV_SECRET, data_dir, env_bool, env_int, env_str
+from shop.web.settings import (DEV_SECRET, check_secret, data_dir, env_bool, env_int, env_str, forwarded_allow_ips,
+                               login_limit_settings, metrics_host)
 
 SERVICE_PORTS = {"catalog": 8101, "cart": 8102, "orders": 8103, "billing": 8104,
                  "tax": 8105, "shipping": 8106, "accounts": 8107}
 # The hot path (browsing) gets more processes by default; everything else one each.
 DEFAULT_WORKERS = {"catalog": 2}
+# Each process group's metrics are served by its gunicorn master on a port of its own.
+GATEWAY_METRICS_PORT = 9080
+
+
+def default_metrics_port(port: int) -> int:
+    return port + 1000   # catalog 8101 -> 9101, ...
 
 
 @dataclass(frozen=True)
@@ -22,11 +29,24 @@ class Process:
     workers: int
     threads: int
     worker_class: str = "gthread"
+    metrics_port: int = 0           # 0: no metrics served
+    metrics_host: str = "127.0.0.1"
 
     @property
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def metrics_address(self) -> str | None:
+        return f"{self.metrics_host}:{self.metrics_port}" if self.metrics_port else None
+
+    @property
+    def metrics_url(self) -> str | None:
+        if not self.metrics_port:
+            return None
+        host = "127.0.0.1" if self.metrics_host in ("0.0.0.0", "") else self.metrics_host
+        return f"http://{host}:{self.metrics_port}"
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,17 @@ class Config:
     gateway_timeout: float = 60.0
     resilience: Resilience = field(default_factory=Resilience)
     admission: AdmissionSettings = field(default_factory=AdmissionSettings)  # load shedding
+    allow_insecure_secret: bool = False  # start with the development secret on a public address
+    forwarded_allow_ips: str = ""        # proxies in front of the gateway whose headers are believed
+    # The login limits, shop/accounts/limits.py's LoginLimits fields (per_account, per_client, window).
+    login_limits: dict = field(default_factory=login_limit_settings)
+
+    def check_secret(self) -> str | None:
+        """SystemExit if the development secret would be used on a public address; else the
+        warning to print, if any (shop/web/settings.py: check_secret)."""
+        procs = [*self.services.values(), *([self.gateway] if self.gateway else [])]
+        hosts = [p.host for p in procs] + [p.metrics_host for p in procs if p.metrics_port]
+        return check_secret(self.secret, hosts, self.allow_insecure_secret)
 
     def database(self, service: str) -> Path:
         return self.data_dir / "microservices" / f"{service}.db"
@@ -108,6 +139,7 @@ class Config:
     @classmethod
     def from_env(cls, env=None) -> "Config":
         host = env_str("SERVICE_HOST", "127.0.0.1", env)
+        metrics = metrics_host(env)
         services = {}
         for name, port in SERVICE_PORTS.items():
             up = name.upper()
@@ -115,13 +147,15 @@ class Config:
                 name, host, env_int(f"{up}_PORT", port, env, minimum=1),
                 env_int(f"{up}_WORKERS", DEFAULT_WORKERS.get(name, 1), env, minimum=1),
                 env_int(f"{up}_THREADS", 8, env, minimum=1),
-                env_str(f"{up}_WORKER_CLASS", "gthread", env))
+                env_str(f"{up}_WORKER_CLASS", "gthread", env),
+                env_int(f"{up}_METRICS_PORT", default_metrics_port(port), env, minimum=0), metrics)
         gateway = Process("gateway", env_str("GATEWAY_HOST", "127.0.0.1", env),
                           env_int("GATEWAY_PORT", 8080, env, minimum=1),
                           env_int("GATEWAY_WORKERS", 2, env, minimum=1),
                           env_int("GATEWAY_THREADS", 16, env, minimum=1),
                           # gevent: thousands of connections per worker, none blocked by a slow upstream
-                          env_str("GATEWAY_WORKER_CLASS", "gevent", env))
+                          env_str("GATEWAY_WORKER_CLASS", "gevent", env),
+                          env_int("GATEWAY_METRICS_PORT", GATEWAY_METRICS_PORT, env, minimum=0), metrics)
         # Where callers find a service; defaults to where the launcher starts it.
         urls = {name: env_str(f"{name.upper()}_URL", proc.url, env) for name, proc in services.items()}
         return cls(
@@ -137,4 +171,7 @@ class Config:
             gateway_timeout=env_int("GATEWAY_CALL_TIMEOUT_MS", 60000, env, minimum=1) / 1000,
             resilience=Resilience.from_env(env),
             admission=AdmissionSettings.from_env(env),
+            allow_insecure_secret=env_bool("SHOP_ALLOW_INSECURE_SECRET", False, env),
+            forwarded_allow_ips=forwarded_allow_ips(env),
+            login_limits=login_limit_settings(env),
         )

@@ -26,9 +26,10 @@ from microservices.config import Config
 from microservices.http import ServiceClient
 from shop.web.admission import Admission
 from shop.errors import ApiError, InternalError, PayloadTooLarge
-from shop.web import observability
+from shop.errors import NotFound as NoSuchResource
+from shop.web import clients, observability
 from shop.web.app import MAX_BODY_BYTES, error_body, http_error, install_converters, new_request_id
-from shop.web.tokens import TokenSigner, bearer_token
+from shop.web.tokens import KnownUsers, TokenSigner, bearer_token
 
 log = logging.getLogger("shop.gateway")
 _FORWARDED = (("HTTP_AUTHORIZATION", "Authorization"), ("CONTENT_TYPE", "Content-Type"),
@@ -44,12 +45,11 @@ def _probe_app() -> Flask:
     from shop.orders.api import create_blueprint as orders
     from shop.shipping.api import create_blueprint as shipping
 
-    probe = Flask("routes-probe")
+    probe = Flask("routes-probe", static_folder=None)  # no /static route: the services have none
     install_converters(probe)   # the same routing rules as the services, to the id limits
     for make in (accounts, catalog, cart, shipping, orders):
         probe.register_blueprint(make(None))  # views are only registered, never called
     probe.add_url_rule("/healthz", endpoint="healthz", view_func=lambda: None, methods=["GET"])
-    probe.add_url_rule("/metrics", endpoint="metrics", view_func=lambda: None, methods=["GET"])
     return probe
 
 
@@ -58,7 +58,7 @@ def public_routes() -> list[tuple[str, str, str, set[str], bool]]:
     probe = _probe_app()
     routes = []
     for rule in probe.url_map.iter_rules():
-        if rule.endpoint in ("static", "healthz", "metrics"):
+        if rule.endpoint == "healthz":
             continue
         view = probe.view_functions[rule.endpoint]
         routes.append((rule.rule, rule.endpoint, rule.endpoint.split(".", 1)[0],
@@ -84,6 +84,8 @@ def _status(code: int) -> str:
 class Gateway:
     def __init__(self, config: Config):
         self.tokens = TokenSigner(config.secret, config.token_ttl)
+        # Who the client is, for the services behind (the login limit): shop/web/clients.py.
+        self.client_address = clients.peer_address(config.forwarded_allow_ips)
         probe = _probe_app()
         self.url_map = probe.url_map
         self.auth = {e: getattr(v, "requires_auth", False) for e, v in probe.view_functions.items()}
@@ -93,6 +95,8 @@ class Gateway:
                                               call_timeout=config.gateway_timeout, pool_size=pool,
                                               caller="gateway", resilience=config.resilience)
                           for name, url in config.urls.items()}
+        # A token must name an existing user: asked of accounts once per user (per worker).
+        self.known_users = KnownUsers(self._user_exists)
         self.health_pool = ThreadPoolExecutor(max_workers=len(self.upstreams), thread_name_prefix="health")
 
     # -- WSGI ---------------------------------------------------------------------------
@@ -143,7 +147,7 @@ class Gateway:
         except NotFound as err:
             routing_error = err
         if endpoint is not None and self.auth.get(endpoint):
-            self.tokens.verify(bearer_token(environ.get("HTTP_AUTHORIZATION")))
+            self.known_users.check(self.tokens.verify(bearer_token(environ.get("HTTP_AUTHORIZATION"))))
         length = int(environ.get("CONTENT_LENGTH") or 0)
         if length > MAX_BODY_BYTES:
             raise PayloadTooLarge(f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB.")
@@ -156,9 +160,6 @@ class Gateway:
             return 200, {"Allow": allowed, "Content-Type": "text/html; charset=utf-8"}, b""
         if endpoint == "healthz":
             return self.healthz()
-        if endpoint == "metrics":
-            payload, content_type = observability.metrics_payload()
-            return 200, {"Content-Type": content_type}, payload
         return self.proxy(environ, endpoint.split(".", 1)[0], method, rid, length)
 
     @staticmethod
@@ -170,10 +171,17 @@ class Gateway:
                 continue
         return None
 
+    def _user_exists(self, user_id: int) -> bool:
+        try:
+            self.upstreams["accounts"].call("GET", f"/internal/users/{user_id}")
+        except NoSuchResource:
+            return False
+        return True
+
     # -- proxying -----------------------------------------------------------------------
     def proxy(self, environ, service: str, method: str, rid: str, length: int):
         body = self._body(environ, length)
-        headers = {"X-Request-ID": rid}
+        headers = {"X-Request-ID": rid, clients.HEADER: self.client_address(environ)}
         for key, name in _FORWARDED:
             if environ.get(key):
                 headers[name] = environ[key]
@@ -249,6 +257,7 @@ class _Headers:
 
 def create_app(config: Config | None = None):
     config = config or Config.from_env()
+    config.check_secret()  # refuses the published secret on a public address, however started
     observability.configure_logging("gateway")
     # gevent workers: the admission limit is on requests in flight (shop/web/admission.py)
     return Admission(Gateway(config), "gateway", config.admission, gevent=config.gateway.worker_class != "gthread")

@@ -78,8 +78,9 @@ class CircuitBreaker:
     half-open: then ONE call at a time goes through as a probe (the others still fail at
     once): its success closes the circuit, its failure opens it again for ``open_seconds``.
 
-    A failure is the upstream not answering or answering 5xx of its own (``_upstream_failed``);
-    a 4xx is the upstream working. The lock is never held across I/O, so it is as safe for
+    A failure is the upstream not answering, or answering that it is failing (502, 503, 504 of
+    its own: ``upstream_failed`` has the whole rule); a 4xx or a 500 is the upstream working.
+    The lock is never held across I/O, so it is as safe for
     greenlets (gevent patches threading.Lock) as for threads."""
     CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
@@ -161,14 +162,25 @@ class RetryBudget:
             return False
 
 
+# What the upstream answers when it is itself failing (or a proxy in front of it does): the
+# answers a breaker counts, besides no answer at all (refused, reset, timed out).
+FAILING_STATUSES = frozenset({502, 503, 504})
+
+
 def upstream_failed(reply: "Reply") -> bool:
-    """Did the upstream itself fail (for the breaker and for retries)? Any 5xx, except a 503
-    ``service_unavailable`` in the shop's error shape: that is the upstream, up and answering,
-    telling us that one of ITS dependencies is down (or the payment provider failed). Its own
-    breaker and retries deal with that. Counting it here would open the gateway's circuit to
-    orders because tax is down, taking every order page down with it; retrying it would
-    multiply the attempts at every layer (3 x 3 x ...)."""
-    if reply.status < 500:
+    """Did the upstream itself fail (for the breaker and for retries)? The rule:
+
+    - counted: no answer (refused, reset, timed out: those never reach here) and a 502, 503
+      or 504 that is not the shop's own ``service_unavailable`` error;
+    - not counted: every 4xx (the upstream working), a 500 (the upstream up, answering, and
+      failing THIS request: a bug its content hit; counting it would let one client's bad
+      requests open the circuit for every other client), a 503 ``service_unavailable`` in the
+      shop's error shape (the upstream telling us that one of ITS dependencies is down, or that
+      it sheds load: its own breaker and retries deal with that; counting it would open the
+      gateway's circuit to orders because tax is down, and retrying it would multiply the
+      attempts at every layer, 3 x 3 x ...), and a call that failed fast because this circuit
+      was open (it never reached the upstream: ``ServiceClient.request_raw``)."""
+    if reply.status not in FAILING_STATUSES:
         return False
     if reply.status != 503:
         return True

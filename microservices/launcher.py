@@ -31,6 +31,21 @@ def _die_with_parent():
         pass
 
 
+def port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_port_free(port: int, timeout: float = 30) -> bool:
+    """Until nothing accepts on ``port`` (a killed process group's last member has died)."""
+    deadline = time.monotonic() + timeout
+    while not port_free(port):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 class ServiceProcess:
     def __init__(self, name: str, port: int, url: str, argv: list[str], env: dict, sink,
                  pid_file: Path | None = None):
@@ -41,8 +56,7 @@ class ServiceProcess:
         self.log = collections.deque(maxlen=400)
 
     def port_free(self) -> bool:
-        with socket.socket() as sock:
-            return sock.connect_ex(("127.0.0.1", self.port)) != 0
+        return port_free(self.port)
 
     def start(self) -> None:
         if not self.port_free():
@@ -97,6 +111,10 @@ class ServiceProcess:
             self.proc.wait()
         if self.pid_file and self.proc.returncode == -signal.SIGKILL:
             remove_pid_file(self.pid_file)  # a killed master cannot remove its own
+        if kill:
+            # The master is gone, but its workers (orphans now) may take a moment more to die
+            # on a busy machine, holding the port: a start right after would find it in use.
+            wait_port_free(self.port)
 
     def _kill_group(self) -> None:
         try:
@@ -122,14 +140,20 @@ class Cluster:
                                  name=f"shop-{proc.name}", pid=pid_file(self.config.data_dir, proc.name))
             env = {**self.env, "SHOP_PROCESS_NAME": proc.name,
                    "PROMETHEUS_MULTIPROC_DIR": str(self.config.metrics_dir(proc.name))}
+            # Read by shop/web/gunicorn_conf.py: the master serves the metrics there.
+            env.pop("SHOP_METRICS_ADDRESS", None)
+            if proc.metrics_address:
+                env["SHOP_METRICS_ADDRESS"] = proc.metrics_address
             self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv, env, sink,
                                                        pid_file(self.config.data_dir, proc.name))
+            self.processes[proc.name].metrics_url = proc.metrics_url
 
     @property
     def url(self) -> str:
         return self.config.gateway.url
 
     def start(self, timeout: float = 60) -> None:
+        self.config.check_secret()  # SystemExit before anything starts: the published secret on a public address
         try:
             for process in self.processes.values():
                 process.start()
@@ -179,6 +203,9 @@ class Cluster:
 
 def main() -> int:
     cluster = Cluster()
+    warning = cluster.config.check_secret()  # SystemExit: the published secret on a public address
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     stopping = threading.Event()
 
     def on_signal(signum, _frame):

@@ -7,6 +7,7 @@ from flask import Flask, jsonify
 from microservices.clients import BillingClient, CartClient, CatalogClient, ShippingClient, TaxClient
 from microservices.config import Config
 from microservices.http import Gather, ServiceClient
+from shop.web import clients
 from shop.web.app import create_base_app
 from shop.web.db import Database
 from shop.web.tokens import TokenSigner
@@ -19,15 +20,17 @@ def _client(config: Config, name: str, caller: str) -> ServiceClient:
 
 
 def _accounts(config, db, tokens):
-    from shop.accounts.api import create_blueprint
+    from shop.accounts.api import create_blueprint, create_internal_blueprint
+    from shop.accounts.limits import LoginLimits
     from shop.accounts.service import AccountsService
     from shop.accounts.store import UserStore
     store = UserStore(db)
     store.create_schema()
-    accounts = AccountsService(store, tokens)
+    # Behind the gateway: it says who the client was (shop/web/clients.py).
+    accounts = AccountsService(store, tokens, LoginLimits(**config.login_limits))
     if config.seed_shoppers:
         accounts.seed()
-    return [create_blueprint(accounts)]
+    return [create_blueprint(accounts, clients.from_gateway), create_internal_blueprint(accounts)]
 
 
 def _catalog(config, db, tokens):
@@ -97,9 +100,10 @@ def _tax(config, db, tokens):
 
 
 def _shipping(config, db, tokens):
-    from shop.shipping.api import create_blueprint
+    from shop.shipping.api import create_blueprint, create_internal_blueprint
     from shop.shipping.service import ShippingService
-    return [create_blueprint(ShippingService())]
+    shipping = ShippingService()
+    return [create_blueprint(shipping), create_internal_blueprint(shipping)]
 
 
 BUILDERS = {"accounts": _accounts, "catalog": _catalog, "cart": _cart, "orders": _orders,
@@ -110,6 +114,7 @@ def create_app(service: str, config: Config | None = None) -> Flask:
     if service not in BUILDERS:
         raise ValueError(f"unknown service {service!r}; one of {', '.join(BUILDERS)}")
     config = config or Config.from_env()
+    config.check_secret()  # refuses the published secret on a public address, however started
     tokens = TokenSigner(config.secret, config.token_ttl)
     db = Database(config.database(service))
     blueprints = BUILDERS[service](config, db, tokens)

@@ -7,6 +7,7 @@ from flask import Flask, jsonify
 
 from monolith.config import Config
 from shop.accounts.api import create_blueprint as accounts_api
+from shop.accounts.limits import LoginLimits
 from shop.accounts.service import AccountsService
 from shop.accounts.store import UserStore
 from shop.billing.api import create_admin_blueprint
@@ -28,12 +29,14 @@ from shop.shipping.api import create_blueprint as shipping_api
 from shop.shipping.service import ShippingService
 from shop.tax.service import TaxService
 from shop.web.app import create_base_app
+from shop.web import clients
 from shop.web.db import Database
-from shop.web.tokens import TokenSigner
+from shop.web.tokens import KnownUsers, TokenSigner
 
 
 def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
+    config.check_secret()  # refuses the published secret on a public address, however started
     tokens = TokenSigner(config.secret, config.token_ttl)
     db = Database(config.database)
 
@@ -42,7 +45,7 @@ def create_app(config: Config | None = None) -> Flask:
     for store in (users, products, carts, charges, orders):
         store.create_schema()
 
-    accounts = AccountsService(users, tokens)
+    accounts = AccountsService(users, tokens, LoginLimits(**config.login_limits))
     catalog = CatalogService(products)
     cart = CartService(carts, catalog=catalog)
     faults = FaultSettings(config.faults_file)
@@ -58,8 +61,10 @@ def create_app(config: Config | None = None) -> Flask:
     checkout.recover()
     db.close()  # gunicorn forks workers after this; each opens its own connection
 
-    app = create_base_app("monolith", tokens, config.admission)
-    for blueprint in (accounts_api(accounts), catalog_api(catalog), cart_api(cart),
+    # A token names an existing user, or it is refused (a forged one may name anyone).
+    app = create_base_app("monolith", tokens, config.admission,
+                          known_users=KnownUsers(lambda user_id: users.by_id(user_id) is not None))
+    for blueprint in (accounts_api(accounts, clients.peer_address(config.forwarded_allow_ips)), catalog_api(catalog), cart_api(cart),
                       shipping_api(shipping), orders_api(checkout),
                       create_admin_blueprint(faults, config.admin_token),
                       orders_admin(checkout, config.admin_token)):

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from shop.web.admission import AdmissionSettings
 from shop.web.gunicorn import pid_file
-from shop.web.settings import DEV_SECRET, data_dir, env_bool, env_int, env_str
+from shop.web.settings import (DEV_SECRET, check_secret, data_dir, env_bool, env_int, env_str, forwarded_allow_ips,
+                               login_limit_settings, metrics_host)
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,31 @@ class Config:
     checkout_recover_after: float = 60.0
     admin_token: str = ""        # the admin API (fault injection) is off without one
     admission: AdmissionSettings = field(default_factory=AdmissionSettings)  # load shedding
+    allow_insecure_secret: bool = False   # start with the development secret on a public address
+    # Metrics are served by the gunicorn master on a port of their own, not the public one (0: none).
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9000
+    forwarded_allow_ips: str = ""  # proxies whose forwarding headers are believed: none
+    # The login limits, shop/accounts/limits.py's LoginLimits fields (per_account, per_client, window).
+    login_limits: dict = field(default_factory=login_limit_settings)
+
+    def check_secret(self) -> str | None:
+        """SystemExit if the development secret would be used on a public address; else the
+        warning to print, if any (shop/web/settings.py: check_secret)."""
+        return check_secret(self.secret, [self.host, *([self.metrics_host] if self.metrics_port else [])],
+                            self.allow_insecure_secret)
+
+    def secret_warning(self) -> str | None:
+        """The warning to print on a laptop; None when the secret is the operator's own, or when
+        check_secret refuses (the app does, as it loads: monolith/app.py)."""
+        try:
+            return self.check_secret()
+        except SystemExit:
+            return None
+
+    @property
+    def metrics_address(self) -> str | None:
+        return f"{self.metrics_host}:{self.metrics_port}" if self.metrics_port else None
 
     @property
     def database(self) -> Path:
@@ -57,4 +83,9 @@ class Config:
             admin_token=env_str("SHOP_ADMIN_TOKEN", "", env),
             checkout_recover_after=env_int("SHOP_CHECKOUT_RECOVER_AFTER_MS", 60000, env, minimum=1) / 1000,
             admission=AdmissionSettings.from_env(env),
+            allow_insecure_secret=env_bool("SHOP_ALLOW_INSECURE_SECRET", False, env),
+            metrics_host=metrics_host(env),
+            metrics_port=env_int("MONOLITH_METRICS_PORT", 9000, env, minimum=0),
+            forwarded_allow_ips=forwarded_allow_ips(env),
+            login_limits=login_limit_settings(env),
         )

@@ -59,6 +59,16 @@ class PayloadTooLarge(ApiError):
     status, code = 413, "payload_too_large"
 
 
+class TooManyRequests(ApiError):
+    """429, with ``Retry-After``: the whole seconds after which trying again may succeed."""
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 UNAVAILABLE = "is unavailable"
 TIMED_OUT = "did not answer in time"
 

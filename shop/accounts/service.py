@@ -3,6 +3,7 @@ import re
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from shop.accounts.limits import LoginLimits, LoginThrottle
 from shop.accounts.store import UserStore
 from shop.errors import EmailTaken, InvalidRequest, NotFound, Unauthorized
 from shop.web.tokens import TokenSigner
@@ -25,9 +26,12 @@ def public_user(row) -> dict:
 
 
 class AccountsService:
-    def __init__(self, store: UserStore, tokens: TokenSigner):
+    def __init__(self, store: UserStore, tokens: TokenSigner, limits: LoginLimits | None = None,
+                 clock=None):
         self.store = store
         self.tokens = tokens
+        self.throttle = LoginThrottle(store.db, limits or LoginLimits(), **({"clock": clock} if clock else {}))
+        self.throttle.create_schema()
         # Checked against when the email is unknown, so both failures take the same time.
         self._dummy_hash = generate_password_hash("not-a-real-password")
 
@@ -48,8 +52,11 @@ class AccountsService:
             raise EmailTaken("An account with this email already exists; log in instead.")
         return {"id": user_id, "email": email, "name": name}
 
-    def login(self, email: str, password: str) -> dict:
-        row = self.store.by_email(email.strip().lower())
+    def login(self, email: str, password: str, client: str | None = None) -> dict:
+        """``client``: the address the attempt came from, for the per-client limit."""
+        email = email.strip().lower()
+        self.throttle.attempt(email, client)   # 429 before any password is checked
+        row = self.store.by_email(email)
         if row is None:
             check_password_hash(self._dummy_hash, password)
             ok = False
@@ -57,6 +64,7 @@ class AccountsService:
             ok = check_password_hash(row["password_hash"], password)
         if not ok:
             raise Unauthorized("The email or password is incorrect.")
+        self.throttle.succeeded(email, client)
         return {"token": self.tokens.issue(row["id"]), "token_type": "Bearer",
                 "expires_in": self.tokens.ttl_seconds, "user": public_user(row)}
 

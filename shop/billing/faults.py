@@ -5,7 +5,8 @@ gunicorn worker of the monolith (or of the billing service) sees a change at onc
 charge looks at the file's modification time (one ``stat``) and re-reads it when it changed.
 They are set through ``/admin/faults`` (``shop/billing/api.py``), with the admin token.
 
-- ``payment_latency_ms``: every call to the payment provider waits this long first.
+- ``payment_latency_ms``: every call to the payment provider (a charge or a refund) waits
+  this long first.
 - ``payment_failure_rate``: this share of provider calls fails (503 ``service_unavailable``,
   the card is not charged), picked at random per call.
 - ``billing_crash``: the billing code path kills the worker process that runs it, mid-charge
@@ -122,6 +123,9 @@ class FaultyProvider:
         self.inner.charge(card, amount_cents)
 
     def refund(self, charge_id: int, amount_cents: int) -> None:
+        latency = self.settings.current()["payment_latency_ms"]
+        if latency:
+            self._sleep(latency / 1000)
         self.inner.refund(charge_id, amount_cents)
 
 

@@ -37,18 +37,32 @@ class BillingService:
                 # The checkout gave up (its call timed out) and voided the key while the
                 # provider was charging: give the money back at once, keep the record.
                 self.store.mark_refunded(row["id"])
-                self.provider.refund(row["id"], amount_cents)
-                row = self.store.by_key(key)
-            return charge_dict(row)
+                self.store.set_refund_due(row["id"])
+        if called_off:
+            self._tell_provider(row["id"], amount_cents)
+        return charge_dict(self.store.by_key(key))
 
     def refund(self, charge_id: int) -> dict:
+        """Refund a charge once. The decision (captured -> refunded, a compare-and-set) and a
+        note that the provider still has to be told commit first; the provider is called
+        outside any transaction (it may be slow, and in the monolith a transaction is the
+        whole shop's write lock); the note goes once it answered. A refund that stopped in
+        between (the provider failed, the process died) is finished by the next refund of
+        the same charge: a cancel asked again, or recovery."""
         with self.store.db.transaction():
             row = self.store.by_id(charge_id)
             if row is None:
                 raise NotFound(f"There is no charge with id {charge_id}.")
             if self.store.mark_refunded(charge_id):
-                self.provider.refund(charge_id, row["amount_cents"])
-            return charge_dict(self.store.by_id(charge_id))
+                self.store.set_refund_due(charge_id)
+            due = self.store.refund_due(charge_id)
+        if due:
+            self._tell_provider(charge_id, row["amount_cents"])
+        return charge_dict(self.store.by_id(charge_id))
+
+    def _tell_provider(self, charge_id: int, amount_cents: int) -> None:
+        self.provider.refund(charge_id, amount_cents)   # outside any lock: it may be slow
+        self.store.refund_done(charge_id)
 
     def void(self, key: str) -> None:
         """Undo the charge made under ``key``; if it is still being made (or never arrived),

@@ -18,6 +18,12 @@ CREATE TABLE IF NOT EXISTS charge_claims (
     key TEXT PRIMARY KEY,
     state TEXT NOT NULL CHECK (state IN ('pending', 'voided'))
 );
+-- A charge marked refunded whose refund the provider has not confirmed yet: the provider is
+-- called outside any transaction, so a process that dies (or a provider that fails) in between
+-- leaves the row here, and the next refund of the charge tells the provider again.
+CREATE TABLE IF NOT EXISTS refunds_due (
+    charge_id INTEGER PRIMARY KEY
+);
 """
 
 
@@ -58,6 +64,15 @@ class ChargeStore:
 
     def drop_claim(self, key: str) -> None:
         self.db.execute("DELETE FROM charge_claims WHERE key = ?", (key,))
+
+    def refund_due(self, charge_id: int) -> bool:
+        return self.db.query_one("SELECT 1 FROM refunds_due WHERE charge_id = ?", (charge_id,)) is not None
+
+    def set_refund_due(self, charge_id: int) -> None:
+        self.db.execute("INSERT OR IGNORE INTO refunds_due (charge_id) VALUES (?)", (charge_id,))
+
+    def refund_done(self, charge_id: int) -> None:
+        self.db.execute("DELETE FROM refunds_due WHERE charge_id = ?", (charge_id,))
 
     def mark_refunded(self, charge_id: int) -> bool:
         cur = self.db.execute("UPDATE charges SET status = 'refunded' WHERE id = ? AND status = 'captured'",

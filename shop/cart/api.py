@@ -1,5 +1,5 @@
 """Public cart API (the signed-in user's own cart only) and the internal API checkout uses."""
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from shop.cart.service import CartService
 from shop.errors import InvalidRequest
@@ -38,8 +38,7 @@ def create_internal_blueprint(cart: CartService) -> Blueprint:
 
     @bp.post("/internal/carts/<int:user_id>/clear")
     def clear(user_id: int):
-        body = request.get_json(silent=True) or {}
-        ids = body.get("product_ids")
+        ids = params.json_body().get("product_ids")
         if ids is not None and (not isinstance(ids, list) or not all(type(i) is int for i in ids)):
             raise InvalidRequest("'product_ids' must be a list of product ids.")
         cart.clear(user_id, ids)

@@ -326,6 +326,13 @@ class Checkout:
 
     # -- cancel ---------------------------------------------------------------------------
     def cancel(self, user_id: int, order_id: int) -> dict:
+        """Cancel a paid order: stock back, then the money, then the order marked cancelled.
+
+        Both steps are idempotent; the money goes back last, since it cannot be taken back
+        again: a cancel that stops before it leaves the order 'cancelling', and asking again
+        finishes it. The refund (a call to the payment provider) happens outside any database
+        transaction, as every provider call does: in the monolith the first step's
+        transaction is the whole shop's write lock, and a slow provider must not hold it."""
         with self._unit():
             row = self.store.get(user_id, order_id)
             if row is None:
@@ -334,14 +341,11 @@ class Checkout:
             if row["status"] == "cancelled" or (
                     row["status"] == "paid" and not self.store.set_status(order_id, "cancelling", expected="paid")):
                 raise Conflict("This order is already cancelled.")
-            # Both steps are idempotent; the money goes back last, since it cannot be taken
-            # back again: a cancel that stops before it leaves the order 'cancelling', and
-            # asking again finishes it.
             self.catalog.release(row["checkout_key"])
-            self.billing.refund(row["charge_id"])
-            if not self.store.set_status(order_id, "cancelled", expected="cancelling", payment_status="refunded"):
-                raise Conflict("This order is already cancelled.")  # a racing cancel finished first
-            return order_dict(self.store.get(user_id, order_id))
+        self.billing.refund(row["charge_id"])
+        if not self.store.set_status(order_id, "cancelled", expected="cancelling", payment_status="refunded"):
+            raise Conflict("This order is already cancelled.")  # a racing cancel finished first
+        return order_dict(self.store.get(user_id, order_id))
 
     # -- read -----------------------------------------------------------------------------
     def order(self, user_id: int, order_id: int) -> dict:

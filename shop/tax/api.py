@@ -10,7 +10,8 @@ def create_internal_blueprint(tax: TaxService) -> Blueprint:
 
     @bp.get("/internal/tax")
     def tax_cents():
-        subtotal = params.query_int("subtotal_cents", min_value=0)
+        # Any subtotal a cart can reach (99 of each of 1,200 products is over 9 digits of cents).
+        subtotal = params.query_int("subtotal_cents", min_value=0, int64=True)
         country = params.query_str("country", required=True, max_len=2)
         region = params.query_str("region", max_len=50)
         return jsonify({"tax_cents": tax.tax_cents(subtotal, country, region)})

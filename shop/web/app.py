@@ -14,7 +14,7 @@ from shop.errors import ApiError, InternalError, PayloadTooLarge
 from shop.web import observability
 from shop.web.admission import Admission, AdmissionSettings
 from shop.web.observability import configure_logging
-from shop.web.tokens import TokenSigner, bearer_token
+from shop.web.tokens import KnownUsers, TokenSigner, bearer_token
 
 MAX_BODY_BYTES = 64 * 1024
 _METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
@@ -100,7 +100,10 @@ def _needs_auth(app: Flask, req) -> bool:
 
 class BoundedInt(IntegerConverter):
     """``<int:...>`` limited to what SQLite stores: a larger id is simply not found (404),
-    not an overflow (500)."""
+    not an overflow (500). Only ASCII digits: werkzeug's ``\\d+`` also matches other
+    scripts' digits (an Arabic-Indic one would be read as product 1), which are not ids."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, *args, **kwargs):
         kwargs.setdefault("max", 2**63 - 1)
@@ -111,10 +114,15 @@ def install_converters(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedInt
 
 
-def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings | None = None) -> Flask:
+def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings | None = None,
+                    known_users: KnownUsers | None = None) -> Flask:
     """The shared app; with ``admission``, requests that waited too long for a thread are
-    shed at once (shop/web/admission.py)."""
-    app = Flask(name)
+    shed at once (shop/web/admission.py). ``known_users``: where a token's user is checked to
+    exist (the monolith; in the microservices the gateway checks, and a service trusts what
+    reaches it)."""
+    # No static folder: the shop serves none, and Flask's /static/<path> route would otherwise
+    # be part of every route table (the gateway's included).
+    app = Flask(name, static_folder=None)
     if admission is not None:
         app.wsgi_app = Admission(app.wsgi_app, name, admission)
     install_converters(app)
@@ -142,7 +150,8 @@ def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings
         if tracing:
             env["shop.span"] = observability.start_server_span(name, f"{req.method} {route}", req.headers)
         if _needs_auth(app, req):
-            g.user_id = tokens.verify(bearer_token(env.get("HTTP_AUTHORIZATION")))
+            user_id = tokens.verify(bearer_token(env.get("HTTP_AUTHORIZATION")))
+            g.user_id = known_users.check(user_id) if known_users is not None else user_id
         if (req.content_length or 0) > MAX_BODY_BYTES:
             raise PayloadTooLarge(_HTTP_ERRORS[413][1])
 
@@ -167,7 +176,7 @@ def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings
     def _api_error(err: ApiError):
         if err.status >= 500:
             log.warning("%s %s -> %s %s", request.method, request.path, err.status, err.message)
-        return error_response(err)
+        return error_response(err, getattr(err, "headers", None))  # e.g. 429's Retry-After
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
@@ -180,10 +189,6 @@ def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(InternalError("Something went wrong on our side; it has been logged."))
 
-    @app.get("/metrics")
-    def metrics():
-        payload, content_type = observability.metrics_payload()
-        return Response(payload, mimetype=None, content_type=content_type)
-
+    # No /metrics here: the gunicorn master serves them on a port of their own (gunicorn_conf.py).
     return app
 

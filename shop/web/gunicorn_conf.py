@@ -5,9 +5,20 @@ import os
 import shutil
 from pathlib import Path
 
+from shop.web import gunicorn_errors, observability
 from shop.web.observability import log_format
+from shop.web.settings import forwarded_allow_ips as _trusted_proxies
 
 _name = os.environ.get("SHOP_PROCESS_NAME", "shop")
+
+# The errors gunicorn answers itself (400 for a request it cannot parse, 414, 431...) in the
+# API's JSON shape, not gunicorn's HTML page; the workers inherit it from the master.
+gunicorn_errors.install()
+
+# The proxies whose forwarding headers gunicorn believes (X-Forwarded-Proto, and SCRIPT_NAME /
+# PATH_INFO sent as headers): SHOP_FORWARDED_ALLOW_IPS, none by default. gunicorn's own default
+# trusts 127.0.0.1, so that any local client could set SCRIPT_NAME (a 500 echoing the path).
+forwarded_allow_ips = _trusted_proxies()
 
 # Skips building access lines entirely when --access-logfile is not given.
 logger_class = "shop.web.gunicorn_logging.ShopLogger"
@@ -42,6 +53,26 @@ def nworkers_changed(server, new_value, old_value):
         tmp = target.with_name(f".{target.name}.{os.getpid()}")
         tmp.write_text(f"{new_value}\n")
         os.replace(tmp, target)
+
+
+# -- metrics, from the master on a port of their own -----------------------------------------
+_metrics_server = None
+
+
+def when_ready(server):
+    # The master listens; its workers are forked next. SHOP_METRICS_ADDRESS (host:port) is set
+    # by the launchers from the deployable's configuration; unset, no metrics are served.
+    global _metrics_server
+    address = os.environ.get("SHOP_METRICS_ADDRESS")
+    if address:
+        _metrics_server = observability.start_metrics_server(address)  # a port in use stops the start
+        server.log.info("metrics on http://%s/metrics", address)
+
+
+def post_fork(server, worker):
+    # A worker never serves the metrics: its copy of the listening socket goes (the master's stays).
+    if _metrics_server is not None:
+        _metrics_server.socket.close()
 
 
 def post_worker_init(worker):

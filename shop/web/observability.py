@@ -1,8 +1,10 @@
 """Metrics, structured logs and optional tracing: the same in every deployable.
 
-- Prometheus metrics, served at ``/metrics`` by every process group. gunicorn runs several
-  worker processes; with ``PROMETHEUS_MULTIPROC_DIR`` set (the launchers set one directory
-  per deployable) each worker writes its numbers there and ``/metrics`` adds them up.
+- Prometheus metrics, served by every process group's gunicorn master on a port of their own
+  (``SHOP_METRICS_ADDRESS``, which the launchers set from the configuration), never on the
+  public port: route names, service names and order counts are for operators. gunicorn runs
+  several worker processes; with ``PROMETHEUS_MULTIPROC_DIR`` set (the launchers set one
+  directory per deployable) each worker writes its numbers there and the master adds them up.
 - JSON log lines, each with the service and the request id, so that one public request can
   be followed through every service it touched (``make logs`` / README).
 - OpenTelemetry tracing, off unless ``SHOP_TRACING`` is ``console`` or ``otlp`` (then the
@@ -96,6 +98,22 @@ def record_retry_skipped(caller: str, callee: str, operation: str, why: str) -> 
 
 def record_circuit(caller: str, callee: str, opened: bool) -> None:
     _count(CIRCUIT_OPENED if opened else CIRCUIT_CLOSED, caller, callee)
+
+
+def start_metrics_server(address: str):
+    """Serve the metrics (every worker's numbers added up) on ``host:port``, from a thread of
+    the calling process: the gunicorn master (shop/web/gunicorn_conf.py), so that they are
+    never on the public port, and still answer when every worker is busy. Returns the server
+    (its ``socket`` is what a forked worker closes)."""
+    from prometheus_client import start_http_server
+    host, _, port = address.rpartition(":")
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    server, _thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=registry)
+    return server
 
 
 def metrics_payload() -> tuple[bytes, str]:

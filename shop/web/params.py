@@ -19,7 +19,42 @@ def json_body() -> dict:
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    where = _not_unicode(body)
+    if where is not None:
+        # Valid JSON, but "\udfff" decodes to a lone surrogate, which no UTF-8 text (a database,
+        # a log line, a response) can hold: without this check it fails later, as a 500.
+        raise InvalidRequest(f"The field '{where}' is not valid Unicode text (a lone surrogate escape)."
+                             if where else "The request body holds text that is not valid Unicode "
+                                           "(a lone surrogate escape).")
     return body
+
+
+def _has_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _not_unicode(value, path: str = "") -> str | None:
+    """The dotted path of the first string (key or value) that is not valid Unicode, "" for
+    one at the top, None if every string is valid."""
+    if isinstance(value, str):
+        return path if _has_surrogate(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if _has_surrogate(key):
+                return path
+            found = _not_unicode(item, f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _not_unicode(item, f"{path}[{i}]" if path else f"[{i}]")
+            if found is not None:
+                return found
+    return None
 
 
 def string(body: dict, name: str, *, min_len: int = 1, max_len: int = 200,
@@ -74,31 +109,46 @@ def _in_range(name: str, value: int, min_value: int | None, max_value: int | Non
 
 
 _WHOLE = re.compile(r"[0-9]{1,9}")
+_WHOLE_64 = re.compile(r"[0-9]{1,19}")
+MAX_INT64 = 2**63 - 1
 
 
 def query_int(name: str, *, default: int | None = None, min_value: int | None = None,
-              max_value: int | None = None) -> int | None:
-    raw = request.args.get(name)
+              max_value: int | None = None, int64: bool = False) -> int | None:
+    """A whole number in ASCII digits: up to 9 of them (the public API's parameters), or with
+    ``int64`` anything SQLite's integers hold (internal calls pass computed totals: a cart's
+    weight or subtotal, which the public limits must not cap)."""
+    raw = _one(name)
     if raw is None:
         if default is None:
             raise InvalidRequest(f"The query parameter '{name}' is required.")
         return default
-    if not _WHOLE.fullmatch(raw):
+    if not (_WHOLE_64 if int64 else _WHOLE).fullmatch(raw) or (int64 and int(raw) > MAX_INT64):
         raise InvalidRequest(f"The query parameter '{name}' must be a whole number.")
     return _in_range(name, int(raw), min_value, max_value)
 
 
 def query_str(name: str, *, required: bool = False, max_len: int = 200) -> str | None:
-    """A query parameter; missing, empty or blank counts as absent."""
-    raw = request.args.get(name)
+    """A query parameter; missing, empty or blank counts as absent. Its length is that of
+    what was sent (as the OpenAPI document's maxLength counts it), blanks included."""
+    raw = _one(name)
+    if raw is not None and len(raw) > max_len:
+        raise InvalidRequest(f"The query parameter '{name}' must be at most {max_len} characters.")
     raw = raw.strip() if raw is not None else None
     if not raw:
         if required:
             raise InvalidRequest(f"The query parameter '{name}' is required.")
         return None
-    if len(raw) > max_len:
-        raise InvalidRequest(f"The query parameter '{name}' must be at most {max_len} characters.")
     return raw
+
+
+def _one(name: str) -> str | None:
+    """A query parameter given at most once: ``?page=1&page=2`` is ambiguous (a proxy, a cache
+    and this app could each read another one), so it is 400, not the first one silently."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise InvalidRequest(f"The query parameter '{name}' must be given at most once.")
+    return values[0] if values else None
 
 
 def pagination() -> tuple[int, int]:

@@ -242,6 +242,10 @@ UNKNOWN_ROUTES = [
     ("POST", "/internal/charges/void", {}),
     ("POST", "/internal/charges/1/refund", {}),
     ("GET", "/internal/tax?country=US&region=CA&subtotal_cents=100", None),
+    ("GET", "/internal/shipping/options?country=US&weight_grams=100", None),
+    ("GET", "/internal/users/1", None),
+    ("GET", "/metrics", None),
+    ("GET", "/static/x", None),
 ]
 
 

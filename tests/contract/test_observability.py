@@ -57,11 +57,11 @@ def _wait_for(condition, timeout=10.0):
 
 def test_one_checkout_is_in_the_metrics_and_logs_of_every_service_it_touched(microservices):
     cluster = microservices.cluster
-    before = {name: requests.get(f"{p.url}/metrics", timeout=10).text for name, p in cluster.processes.items()}
+    before = {name: requests.get(f"{p.metrics_url}/metrics", timeout=10).text for name, p in cluster.processes.items()}
     rid = f"obs-{uuid.uuid4().hex}"
     _checkout(Api(microservices.url), rid)
 
-    after = {name: requests.get(f"{p.url}/metrics", timeout=10).text for name, p in cluster.processes.items()}
+    after = {name: requests.get(f"{p.metrics_url}/metrics", timeout=10).text for name, p in cluster.processes.items()}
     served = {name: _metric(after[name], "shop_http_requests_total", service=name)
               - _metric(before[name], "shop_http_requests_total", service=name) for name in CHECKOUT_PROCESSES}
     assert all(n >= 1 for n in served.values()), served
@@ -88,10 +88,13 @@ def test_one_checkout_is_in_the_metrics_and_logs_of_every_service_it_touched(mic
 
 def test_the_monolith_adds_up_its_workers_metrics_and_logs_the_request_id(monolith):
     api = Api(monolith.url)
-    before = _metric(api.get("/metrics").text, "shop_http_requests_total", route="/api/products/<int:product_id>")
+    metrics = f"{monolith.metrics_url}/metrics"
+    before = _metric(requests.get(metrics, timeout=10).text, "shop_http_requests_total",
+                     route="/api/products/<int:product_id>")
     for product_id in range(1, 21):  # spread over both workers
         assert api.get(f"/api/products/{product_id}").status_code == 200
-    after = _metric(api.get("/metrics").text, "shop_http_requests_total", route="/api/products/<int:product_id>")
+    after = _metric(requests.get(metrics, timeout=10).text, "shop_http_requests_total",
+                    route="/api/products/<int:product_id>")
     assert after - before == 20
 
     rid = f"obs-{uuid.uuid4().hex}"
@@ -101,9 +104,18 @@ def test_the_monolith_adds_up_its_workers_metrics_and_logs_the_request_id(monoli
     assert any(d.get("path") == "/api/orders" and d.get("status") == 201 for d in docs), docs
 
 
-def test_metrics_are_prometheus_text(api):
+def test_metrics_are_prometheus_text_on_the_metrics_port(deployment):
+    for name, url in deployment.metrics_urls().items():
+        r = requests.get(f"{url}/metrics", timeout=10)
+        assert r.status_code == 200, name
+        assert r.headers["Content-Type"].startswith("text/plain"), name
+        assert "# TYPE shop_http_requests_total counter" in r.text, name
+        assert "# TYPE shop_http_request_duration_seconds histogram" in r.text, name
+
+
+def test_metrics_are_not_on_the_public_port(api):
+    """Route names, internal service names and order counts are for an operator, not the public."""
     r = api.get("/metrics")
-    assert r.status_code == 200
-    assert r.headers["Content-Type"].startswith("text/plain")
-    assert "# TYPE shop_http_requests_total counter" in r.text
-    assert "# TYPE shop_http_request_duration_seconds histogram" in r.text
+    assert r.status_code == 404, r.text[:200]
+    assert r.json()["error"]["code"] == "not_found"
+    assert "shop_" not in r.text

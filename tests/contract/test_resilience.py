@@ -119,8 +119,8 @@ def stopped(microservices, name):
 
 def test_a_dead_service_opens_the_circuit_and_a_probe_closes_it_when_it_is_back(microservices):
     api = Api(microservices.url, "microservices")
-    orders = microservices.cluster.processes["orders"].url
-    gateway = microservices.url
+    orders = microservices.cluster.processes["orders"].metrics_url   # counters: each master's metrics port
+    gateway = microservices.cluster.processes["gateway"].metrics_url
     token = api.new_user("breaker")["token"]
     api.add_to_cart(token, 1, 1)
 
@@ -167,8 +167,8 @@ def test_a_dead_service_opens_the_circuit_and_a_probe_closes_it_when_it_is_back(
 def test_get_requests_survive_the_catalog_workers_being_killed(microservices):
     catalog = microservices.cluster.processes["catalog"]
     workers = microservices.cluster.config.services["catalog"].workers
-    gateway = microservices.url
-    api = Api(gateway, "microservices")
+    gateway = microservices.cluster.processes["gateway"].metrics_url
+    api = Api(microservices.url, "microservices")
     for _ in range(10):  # the gateway now holds kept-alive connections to the catalog's workers
         assert api.get("/api/products/1").status_code == 200
     retried = counter(gateway, "shop_internal_retries_total", caller="gateway", callee="catalog")

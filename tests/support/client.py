@@ -1,8 +1,10 @@
 """A thin API client for tests: one base URL, JSON in and out, helpers for common journeys."""
 import datetime as dt
 import itertools
+import time
 
 import requests
+from requests.adapters import HTTPAdapter
 
 _counter = itertools.count(1)
 
@@ -12,11 +14,36 @@ US_ADDRESS = {"name": "Ada Lovelace", "line1": "1 Market St", "city": "San Franc
               "region": "CA", "postal_code": "94105", "country": "US"}
 
 
+class _FromAddress(HTTPAdapter):
+    """Connections from one local address: every 127.x.y.z is this machine's loopback, so a
+    test can be a client of its own, with an address no other test shares (the login limit
+    counts failures per client address)."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+_addresses = itertools.count(2)
+
+
+def own_loopback_address() -> str:
+    """A loopback address (127.0.N.M) that no other client in this test session uses."""
+    n = next(_addresses)
+    return f"127.0.{n // 250}.{n % 250 + 2}"
+
+
 class Api:
-    def __init__(self, base_url: str, name: str = ""):
+    def __init__(self, base_url: str, name: str = "", source_address: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.name = name
         self.session = requests.Session()
+        if source_address:
+            self.session.mount("http://", _FromAddress(source_address))
 
     def request(self, method: str, path: str, *, token: str | None = None, headers=None, **kwargs):
         headers = dict(headers or {})
@@ -63,6 +90,22 @@ class Api:
         r = self.get(f"/api/products/{product_id}")
         assert r.status_code == 200, r.text
         return r.json()
+
+
+def shed(response) -> bool:
+    """A request the shop shed because it was overloaded (shop/web/admission.py): a fast 503
+    with Retry-After, never acted on. On a busy machine a test may meet one anywhere."""
+    return response.status_code == 503 and "Retry-After" in response.headers
+
+
+def unshed(send, tries: int = 100):
+    """``send()`` again while the shop sheds it (it did nothing with it), at most ``tries`` times."""
+    for _ in range(tries):
+        r = send()
+        if not shed(r):
+            return r
+        time.sleep(0.05)
+    return r
 
 
 def error_code(response) -> str:

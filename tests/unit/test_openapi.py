@@ -14,7 +14,7 @@ from shop import geo
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head", "trace"}
-ERROR_STATUSES = {"400", "401", "402", "404", "405", "409", "413", "500", "503"}
+ERROR_STATUSES = {"400", "401", "402", "404", "405", "409", "413", "414", "429", "431", "500", "503"}
 
 
 @pytest.fixture(scope="module")

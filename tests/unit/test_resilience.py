@@ -216,6 +216,48 @@ def test_a_503_reporting_the_upstreams_own_dependency_down_is_neither_retried_no
     assert c.breaker.state == "closed"
 
 
+INTERNAL_ERROR = (500, {"error": {"code": "internal_error", "message": "Something went wrong"}})
+
+
+def test_a_500_is_the_upstream_answering_not_failing(metrics):
+    """One client's request that hits a bug must not open the circuit for every other client:
+    however many 500s in a row, the circuit stays closed and they are not retried."""
+    c = client([INTERNAL_ERROR] * 20)
+    for _ in range(10):                             # many more than breaker_failures
+        with pytest.raises(errors.ServiceUnavailable):
+            c.call("GET", "/x")
+    assert c.sent == 10 and metrics.retries == [] and metrics.circuit == []
+    assert c.breaker.state == "closed"
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_502_or_504_is_the_upstream_failing(status, metrics):
+    c = client([(status, b"<html>bad gateway</html>")] * 10, retries=0)
+    for _ in range(3):
+        with pytest.raises(errors.ServiceUnavailable):
+            c.call("GET", "/x")
+    assert c.breaker.state == "open" and metrics.circuit == [True]
+
+
+def test_its_own_short_circuits_do_not_count_against_the_upstream(metrics):
+    """While open, the calls it fails at once are not failures of the upstream: however many,
+    the probe still goes through after one period, and its success closes the circuit."""
+    clock = Clock()
+    c = client([REFUSED] * 3, clock=clock, retries=0)
+    for _ in range(3):
+        with pytest.raises(errors.ServiceUnavailable):
+            c.call("GET", "/x")
+    assert c.breaker.state == "open"
+    for _ in range(100):
+        with pytest.raises(errors.ServiceUnavailable):
+            c.call("GET", "/x")
+    assert c.sent == 3 and metrics.calls.count("short_circuit") == 100
+    assert metrics.circuit == [True]                # not re-opened by its own fast failures
+    clock.now += 1.0
+    assert c.call("GET", "/x") == {"ok": True}      # the probe
+    assert c.breaker.state == "closed"
+
+
 def test_4xx_answers_are_the_upstream_working():
     c = client([(404, {"error": {"code": "not_found", "message": "no"}})] * 10)
     for _ in range(5):
