@@ -64,12 +64,14 @@ CAPACITY = {"shape": "ramp", "ramp-start-rps": 50, "ramp-factor": 1.2, "ramp-ste
 CAPACITY_QUICK = {"shape": "ramp", "ramp-start-rps": 25, "ramp-factor": 2.0, "ramp-step-seconds": 3,
                   "ramp-max-rps": 3200, "ramp-max-error-pct": 1.0}
 SPIKE_TIMES = {"spike-warmup": 30, "spike-rise": 5, "spike-hold": 60, "spike-cooldown": 60}
+SPIKE_RATES_QUICK = {"baseline-rps": 10, "peak-rps": 100}   # a quick run without the capacity test
 SPIKE_TIMES_QUICK = {"spike-warmup": 6, "spike-rise": 2, "spike-hold": 8, "spike-cooldown": 8}
 # How the spike is sized from the measured capacities (spike_schedule).
 BASELINE_SHARE = 0.25       # baseline: this share of the lower capacity
 SPIKE_FACTOR = 10           # peak: this many times the baseline (the holiday story) ...
 PEAK_CAP = 2.0              # ... but at most this many times the higher capacity
 SUT_CPU = 0.5               # cores the system under test may use (a cgroup quota)
+START_TIMEOUT_S = 180       # at most this long for a deployment to start (a bound: starting waits for /healthz)
 SUT_CPU_PERIOD_US = 10_000  # a short quota period: see cap_note()
 PACKAGES = ["flask", "werkzeug", "gunicorn", "locust", "urllib3", "requests", "psutil"]
 
@@ -315,7 +317,7 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
     cap = CpuCap(cap_cores, f"compare-{os.getpid()}-{label}")
     try:
         with placed(sut_cpus, cap):   # the deployment's processes inherit both
-            sut.start()
+            sut.start(START_TIMEOUT_S)
         return _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_cpus, scenario)
     finally:
         sut.stop()
@@ -580,9 +582,9 @@ def needs_capacity(scenario, args) -> bool:
     load is sized from it too, except in a quick run (a smoke run uses a small fixed rate)."""
     if scenario is None or args.no_capacity:
         return False     # a plain ramp is itself the step test
-    if scenario.load in ("spike", "overload"):
-        return True      # even with explicit rates: the report shows where the peak falls against each
-    return not args.quick
+    if args.quick:       # a smoke run: only where the pipeline under test is the sizing itself
+        return scenario.name in ("spike", "overload")
+    return True          # even with explicit rates: the report shows where the peak falls against each
 
 
 def load_options(scenario, args, capacities: dict, target: str) -> dict:
@@ -595,7 +597,7 @@ def load_options(scenario, args, capacities: dict, target: str) -> dict:
     if scenario is None:       # the plain ramp: the capacity step test itself
         return {**opts, **{k: v for k, v in (CAPACITY_QUICK if args.quick else CAPACITY).items() if k != "shape"}}
     if scenario.load == "spike":
-        sized = spike_schedule(capacities) if capacities else {}
+        sized = spike_schedule(capacities) if capacities else dict(SPIKE_RATES_QUICK)
         if args.baseline_rps is not None:
             sized["baseline-rps"] = args.baseline_rps
         if args.peak_rps is not None:

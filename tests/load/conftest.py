@@ -13,7 +13,7 @@ SCENARIOS = ["spike-scaled", "slow-payment", "billing-down", "redeploy"]
 # control on and off: tests/load/test_overload.py.
 OVERLOAD = ["--scenario", "overload", "--sut-cpu", "0.1", "--steady-rps", "10", "--fault-rps", "600",
             "--no-capacity"]
-TIMEOUT_S = 300
+TIMEOUT_S = 600   # a bound, for a busy machine; each takes about 2 minutes alone
 
 
 @pytest.fixture(scope="session")
