@@ -20,7 +20,7 @@ from pathlib import Path
 from loadtests import scale as scaler
 from microservices.config import SERVICE_PORTS
 from microservices.launcher import Cluster, wait_port_free
-from shop.web.gunicorn import pid_file, remove_pid_file
+from shop.web.gunicorn import master, pid_file, remove_pid_file
 from shop.web.settings import PROJECT_ROOT
 
 
@@ -89,6 +89,12 @@ class ProcessControlMixin:
     def worker_count(self, process: str) -> int:
         """The master's live workers (one that is retiring counts until it has exited)."""
         return scaler.worker_count(self._pid_file(process), process)
+
+    def master_pid(self, process: str) -> int | None:
+        """The pid of the gunicorn master serving ``process`` now, or None if it is not running
+        (a restart gives a new one: the node in a box, loadtests/autoscaler.py, follows it)."""
+        found = master(self._pid_file(process))
+        return found.pid if found else None
 
     def restart(self, process: str, timeout: float = 60) -> float:
         """A graceful redeploy: SIGTERM (gunicorn stops accepting at once; requests in flight
