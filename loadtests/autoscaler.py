@@ -32,10 +32,11 @@ While a deployable is being scaled its syncs are recorded without a decision.
 
 What the timeline holds (times in seconds from ``start``, and ``epoch`` wall-clock times to
 line it up with the load's own records):
-- ``timeline``: a row per sync and deployable: replicas (serving), utilization (percent of
-  the request), desired (the HPA's count), proposed and limited_by (its reasoning),
-  cpu_allocated (cores: the replicas' limits, booting ones included), cpu_used (cores,
-  average over the period), throttled_s (time the quota held it back in the period), note.
+- ``timeline``: a row per sync and deployable: replicas (serving, at the sync), utilization
+  (percent of the request), desired (the HPA's count), proposed and limited_by (its
+  reasoning), cpu_allocated (cores: the replicas' limits, booting ones included) and
+  cpu_used (cores), both averaged over the period the sync closes, throttled_s (time the
+  quota held the group back in it), note.
 - ``events``: every scale: decided at t, from, to, reached, and readiness_delay_s (scale-up:
   from the decision until every new worker serves) or drain_s (scale-down: until the retired
   workers have exited and their CPU is released), error if it failed.
@@ -72,6 +73,16 @@ class NodeBudgetError(ValueError):
     pass
 
 
+def plan(deployables: dict[str, Deployable], budget: float) -> dict:
+    """What the deployables need of a node of ``budget`` cores, with limit = request: the CPU
+    allocated at their minimum replicas and at their maximum, and whether each fits."""
+    low = sum(d.min_replicas * d.resources.cpu_request_m for d in deployables.values())
+    high = sum((d.autoscaler.max_replicas if d.autoscaler else d.replicas) * d.resources.cpu_request_m
+               for d in deployables.values())
+    return {"budget_cores": budget, "min_cores": low / 1000, "max_cores": high / 1000,
+            "min_fits": low <= round(budget * 1000), "max_fits": high <= round(budget * 1000)}
+
+
 @dataclass
 class _Managed:
     """One deployable on the node: its limits, its HPA, and what it runs now."""
@@ -83,6 +94,7 @@ class _Managed:
     last_t: float
     last_usage: float
     last_throttled: float = 0.0
+    last_core_s: float = 0.0          # core_s at the last sync
     replica_s: float = 0.0            # serving replica-seconds since the last sync
     mark_t: float = 0.0               # when replica_s / core_s were last brought up to date
     core_s: float = 0.0               # CPU core-seconds allocated since start
@@ -142,8 +154,8 @@ class Node:
     def start(self) -> "Node":
         """Put every deployable in its cgroup under its quota, at its minimum replicas, and
         start syncing. Call it from the thread that owns the deployment (the main thread)."""
-        minimum = sum(d.min_replicas * d.resources.cpu_request_m for d in self.deployables.values())
-        if minimum > self.budget_m:
+        if not plan(self.deployables, self.budget)["min_fits"]:
+            minimum = sum(d.min_replicas * d.resources.cpu_request_m for d in self.deployables.values())
             sizes = ", ".join(f"{n} {d.min_replicas} x {d.resources.cpu_request_m}m" for n, d in self.deployables.items())
             raise NodeBudgetError(f"the {self.sut.name}'s minimum replicas request {minimum}m of CPU, more than the "
                                   f"node's {self.budget_m}m ({sizes})")
@@ -179,16 +191,16 @@ class Node:
         hpa = HPA(spec.autoscaler) if spec.autoscaler else None
         return _Managed(spec, group, hpa, start, start, 0.0, 0.0, peak=start)
 
-    def _adopt(self, name: str, group: cgroups.CpuGroup) -> None:
-        """Move the master, then the workers it has, into the group. The master first: a
-        worker it forks meanwhile is born in the group."""
+    def _adopt(self, name: str, group: cgroups.CpuGroup) -> bool:
+        """Move the master, then the workers it has, into the group, unless it is there
+        already; True if it was moved. The master first: a worker it forks meanwhile is born
+        in the group."""
         pid = self.sut.master_pid(name)
         if pid is None:
-            return
+            return False
         try:
-            inside = set(group.pids())
-            if pid in inside:
-                return
+            if pid in set(group.pids()):
+                return False
             group.add(pid)
             for child in psutil.Process(pid).children(recursive=True):
                 try:
@@ -196,7 +208,8 @@ class Node:
                 except OSError:       # exited meanwhile
                     pass
         except (OSError, psutil.Error):
-            pass
+            return False
+        return True
 
     def stop(self) -> dict:
         """Stop syncing, let scales in flight finish, release the processes from their
@@ -239,7 +252,9 @@ class Node:
         m.mark_t = now
 
     def _sync(self, name: str, m: _Managed) -> None:
-        self._adopt(name, m.group)    # a restarted master is a new process: put it back in
+        # A restarted master (a redeploy) is a new process: put it in its group, and count
+        # the workers it started with (the HPA takes it from there).
+        restarted = self._adopt(name, m.group) and m.scaling is None
         usage = m.group.usage_seconds()
         throttled = m.group.throttling()["throttled_s"]
         with self._lock:
@@ -249,11 +264,15 @@ class Node:
             used = (usage - m.last_usage) / period if usage is not None and period > 0 else 0.0
             serving = m.replica_s / period if period > 0 else m.replicas   # time-weighted
             utilization = 100 * used / (serving * m.request_m / 1000) if serving > 0 else 0.0
+            allocated = (m.core_s - m.last_core_s) / period if period > 0 else m.allocated * m.request_m / 1000
             row = {"t": round(now - self.t0, 2), "epoch": round(time.time(), 3), "deployable": name,
                    "replicas": m.replicas, "utilization": round(utilization, 1),
-                   "cpu_allocated": round(m.allocated * m.request_m / 1000, 3), "cpu_used": round(used, 3),
+                   "cpu_allocated": round(allocated, 3), "cpu_used": round(used, 3),
                    "throttled_s": round(max(0.0, throttled - m.last_throttled), 3)}
-            m.last_t, m.last_usage, m.last_throttled, m.replica_s = now, usage or m.last_usage, throttled, 0.0
+            m.last_t, m.last_usage, m.last_throttled = now, usage or m.last_usage, throttled
+            m.replica_s, m.last_core_s = 0.0, m.core_s
+            if restarted:
+                self._recount(name, m, row)
             if m.scaling is not None:
                 row.update(desired=None, note="scaling")
             elif m.hpa is None:
@@ -264,6 +283,17 @@ class Node:
                 if self.autoscale and r.desired != m.replicas:
                     self._decide(name, m, r.desired, now, row)
             self.timeline.append(row)
+
+    def _recount(self, name: str, m: _Managed, row: dict) -> None:
+        try:
+            found = self.sut.worker_count(name)
+        except Exception:
+            return
+        row["note"] = f"restarted with {found} workers"
+        if found != m.replicas:
+            m.replicas = m.allocated = found
+            m.group.set_limit(found * m.request_m / 1000)
+            row["replicas"] = found
 
     def _decide(self, name: str, m: _Managed, target: int, now: float, row: dict) -> None:
         """Called with the lock held: reserve the CPU of a scale-up (within the budget),
@@ -276,14 +306,13 @@ class Node:
                 self.budget_hits.append({"t": row["t"], "epoch": row["epoch"], "deployable": name,
                                          "wanted": target, "got": fits,
                                          "allocated_cores": round(self._allocated_m() / 1000, 3)})
-                row["note"] = f"node budget: wanted {target}, room for {fits}"
+                row["note"] = f"node budget: wanted {target}, got {fits}"
                 target = fits
             if target <= before:
                 return
             m.allocated = target
             m.group.set_limit(target * m.request_m / 1000)   # before the new workers start
             self._peak_m = max(self._peak_m, self._allocated_m())
-            row["cpu_allocated"] = round(target * m.request_m / 1000, 3)
         m.hpa.scaled(before, target)   # as the controller stores its scale event at the decision
         m.scaling = threading.Thread(target=self._scale, args=(name, m, before, target, now), daemon=True,
                                      name=f"scale-{name}")

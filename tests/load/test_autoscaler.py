@@ -114,3 +114,17 @@ def test_the_node_budget_stops_the_catalog_and_says_when(micro):
     assert report["events"] == [] and micro.worker_count("catalog") == 1
     hit = report["budget_hits"][0]
     assert (hit["deployable"], hit["got"]) == ("catalog", 1) and hit["wanted"] >= 2
+
+
+def test_a_restarted_catalog_is_put_back_in_its_group(micro):
+    node = Node(micro, {"catalog": catalog()}, budget=1.0, sync_s=SYNC_S).start()
+    try:
+        group = node.groups["catalog"]
+        before = micro.master_pid("catalog")
+        micro.restart("catalog")                       # a redeploy: a new master, new workers
+        after = micro.master_pid("catalog")
+        assert after != before
+        wait_until(lambda: members(micro, "catalog") <= set(group.pids()), 30, "the new processes in the group")
+    finally:
+        report = node.stop()
+    assert any("restarted" in r.get("note", "") for r in report["timeline"])

@@ -1,7 +1,6 @@
 """The HPA algorithm (loadtests/hpa.py) with a fake clock, against the examples of the
 Kubernetes documentation ("Horizontal Pod Autoscaling": Algorithm details, Scaling
 policies, Stabilization window, Default behavior) and the project's own manifests."""
-import pytest
 
 from loadtests import manifests
 from loadtests.hpa import HPA

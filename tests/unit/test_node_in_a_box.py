@@ -85,8 +85,8 @@ def groups(monkeypatch):
 
 
 def fast(d: manifests.Deployable, **changes) -> manifests.Deployable:
-    """The manifest's policy on a clock 100 times faster (windows and periods), for quick tests."""
-    return replace(d, autoscaler=replace(d.autoscaler.time_scaled(0.01), **changes))
+    """The manifest's policy on a clock 500 times faster (windows and periods), for quick tests."""
+    return replace(d, autoscaler=replace(d.autoscaler.time_scaled(0.002), **changes))
 
 
 MICRO = manifests.read("microservices")
@@ -97,6 +97,15 @@ def test_the_start_env_starts_each_deployable_at_its_minimum():
     assert env["CATALOG_WORKERS"] == str(MICRO["catalog"].autoscaler.min_replicas)
     assert env["GATEWAY_WORKERS"] == str(MICRO["gateway"].autoscaler.min_replicas)
     assert env["CART_WORKERS"] == "1" and "MONOLITH_WORKERS" in env
+
+
+def test_the_plan_says_what_the_minimum_and_the_maximum_replicas_allocate():
+    p = autoscaler.plan({"catalog": MICRO["catalog"], "gateway": MICRO["gateway"], "cart": MICRO["cart"]}, 1.0)
+    c, g, cart = MICRO["catalog"], MICRO["gateway"], MICRO["cart"]
+    low = c.autoscaler.min_replicas * 0.2 + g.autoscaler.min_replicas * 0.25 + 0.05
+    high = c.autoscaler.max_replicas * 0.2 + g.autoscaler.max_replicas * 0.25 + 0.05
+    assert (p["min_cores"], p["max_cores"]) == (pytest.approx(low), pytest.approx(high))
+    assert p["min_fits"] == (low <= 1.0) and p["max_fits"] == (high <= 1.0)
 
 
 def test_a_node_too_small_for_the_minimum_replicas_refuses_to_start(groups):
@@ -156,6 +165,7 @@ def test_every_sync_is_a_row_with_what_the_hpa_saw_and_did(groups):
     for row in rows:
         assert {"t", "epoch", "replicas", "utilization", "desired", "cpu_allocated", "cpu_used"} <= set(row)
     assert 30 < rows[-1]["utilization"] < 70 and rows[-1]["desired"] == 1   # ~50%: below the 70% target
+    assert rows[-1]["cpu_allocated"] == pytest.approx(0.2) and rows[-1]["cpu_used"] == pytest.approx(0.1, abs=0.03)
     cart = [r for r in report["timeline"] if r["deployable"] == "cart"]
     assert cart and all(r["desired"] == 1 and "proposed" not in r for r in cart)   # no HPA: a fixed count
 
@@ -168,7 +178,8 @@ def test_scaling_stops_at_the_node_budget_and_says_when(groups):
         groups["catalog"].demand = 10.0
         wait_until(lambda: node.budget_hits, 10, "the budget to be hit")
         wait_until(lambda: node.replicas("catalog") == 2, 10, "what fits")
-        time.sleep(0.2)   # (a few more syncs: it must stay there)
+        rows = len(node.timeline)
+        wait_until(lambda: len(node.timeline) >= rows + 8, 10, "a few more syncs (it must stay there)")
     finally:
         report = node.stop()
     assert max(n for p, n in sut.scales if p == "catalog") == 2
