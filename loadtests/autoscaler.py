@@ -172,7 +172,8 @@ class Node:
                 if self.sut.worker_count(name) != m.replicas:
                     self.sut.scale(name, m.replicas, self.scale_timeout)
                 m.group.set_limit(m.replicas * m.request_m / 1000)
-                m.last_t, m.last_usage, m.mark_t = time.monotonic(), m.group.usage_seconds() or 0.0, time.monotonic()
+                m.last_t = m.mark_t = time.monotonic()
+                m.last_usage = m.group.usage_seconds() or 0.0
                 m.last_throttled = m.group.throttling()["throttled_s"]
         except BaseException:
             self._close_groups()
@@ -184,10 +185,14 @@ class Node:
     def _place(self, name: str, spec: Deployable) -> _Managed:
         group = cgroups.CpuGroup(f"{self.name}-{name}")
         start = spec.min_replicas
-        running = self.sut.worker_count(name)
-        # Until it is at its start size, let what runs now have its share.
-        group.set_limit(max(running, start) * spec.resources.cpu_request_m / 1000)
-        self._adopt(name, group)
+        try:
+            running = self.sut.worker_count(name)
+            # Until it is at its start size, let what runs now have its share.
+            group.set_limit(max(running, start) * spec.resources.cpu_request_m / 1000)
+            self._adopt(name, group)
+        except BaseException:
+            group.close()
+            raise
         hpa = HPA(spec.autoscaler) if spec.autoscaler else None
         return _Managed(spec, group, hpa, start, start, 0.0, 0.0, peak=start)
 
@@ -269,7 +274,8 @@ class Node:
                    "replicas": m.replicas, "utilization": round(utilization, 1),
                    "cpu_allocated": round(allocated, 3), "cpu_used": round(used, 3),
                    "throttled_s": round(max(0.0, throttled - m.last_throttled), 3)}
-            m.last_t, m.last_usage, m.last_throttled = now, usage or m.last_usage, throttled
+            m.last_t, m.last_throttled = now, throttled
+            m.last_usage = usage if usage is not None else m.last_usage
             m.replica_s, m.last_core_s = 0.0, m.core_s
             if restarted:
                 self._recount(name, m, row)
