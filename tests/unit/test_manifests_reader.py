@@ -174,3 +174,11 @@ def test_a_time_scaled_policy_keeps_its_shape_on_a_faster_clock():
     for slow, quick in zip(a.scale_up.policies + a.scale_down.policies, fast.scale_up.policies + fast.scale_down.policies):
         assert (quick.type, quick.value) == (slow.type, slow.value)
         assert quick.period_s == pytest.approx(slow.period_s * 0.1)
+
+
+def test_time_scaling_a_deployment_changes_only_the_autoscalers_clocks():
+    found = manifests.read("microservices")
+    quick = manifests.time_scaled(found, 0.2)
+    assert quick["cart"] == found["cart"]
+    assert quick["catalog"].autoscaler == found["catalog"].autoscaler.time_scaled(0.2)
+    assert quick["catalog"].resources == found["catalog"].resources
