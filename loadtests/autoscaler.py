@@ -13,6 +13,9 @@ way its Kubernetes manifests say, on this one machine.
   with a CPU quota of replicas x the per-replica limit. The experiment runs every replica
   with limit = request, Kubernetes' Guaranteed QoS class: the per-replica CPU is the
   manifest's *request* (deploy/k8s, read by loadtests/manifests.py), whatever its limit.
+  The quota period is the kubelet's, 100 ms, unless ``period_us`` says otherwise (a shorter
+  one throttles bursts less: see compare.py's cap_note); it must give the smallest request
+  the kernel's smallest quota, 1 ms (20 ms at least for a 50m replica).
 - **The node has a CPU budget** (cores: the sum of limits it can hold). The deployables'
   minimum replicas must fit in it; a scale-up stops at it (partly, if some of it fits), and
   the runtime records when a deployable hit it.
@@ -111,7 +114,8 @@ class Node:
     the SUT's, as deploy/k8s sizes them; a subset leaves the others unmanaged (no cgroup)."""
 
     def __init__(self, sut, deployables: dict[str, Deployable] | None = None, *, budget: float = 1.0,
-                 sync_s: float = 15.0, autoscale: bool = True, scale_timeout: float = 60.0, name: str = ""):
+                 sync_s: float = 15.0, autoscale: bool = True, scale_timeout: float = 60.0, name: str = "",
+                 period_us: int = cgroups.PERIOD_US):
         if deployables is None:
             deployables = {n: d for n, d in manifests.read(sut.name).items() if n in sut.processes}
         unknown = set(deployables) - set(sut.processes)
@@ -119,6 +123,15 @@ class Node:
             raise ValueError(f"no process {', '.join(sorted(unknown))} in the {sut.name}")
         if sync_s <= 0:
             raise ValueError("the sync period must be above 0 s")
+        # The kernel's smallest quota is 1 ms a period: a smaller one would be rounded up to
+        # it (cgroups.CpuGroup), and a 50m replica silently given 100m with a 10 ms period.
+        smallest = min((d.resources.cpu_request_m for d in deployables.values()), default=1000)
+        if smallest * period_us // 1000 < 1000:
+            needed_ms = -(-(-(-1_000_000 // smallest)) // 1000)   # rounded up twice: us, then ms
+            raise ValueError(f"a {smallest}m request needs a CPU quota period of at least "
+                             f"{needed_ms} ms (the kernel's smallest quota is 1 ms), "
+                             f"not {period_us / 1000:g} ms")
+        self.period_us = period_us
         self.sut, self.deployables = sut, dict(deployables)
         self.budget, self.sync_s, self.autoscale, self.scale_timeout = budget, sync_s, autoscale, scale_timeout
         self.name = name or f"node{id(self):x}"   # cgroups: shop-bench/<name>-<deployable>
@@ -183,7 +196,7 @@ class Node:
         return self
 
     def _place(self, name: str, spec: Deployable) -> _Managed:
-        group = cgroups.CpuGroup(f"{self.name}-{name}")
+        group = cgroups.CpuGroup(f"{self.name}-{name}", period_us=self.period_us)
         start = spec.min_replicas
         try:
             running = self.sut.worker_count(name)

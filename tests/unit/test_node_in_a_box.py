@@ -16,8 +16,8 @@ class FakeGroup:
     """A cgroup whose processes want ``demand`` cores; they get at most the quota."""
     log: list
 
-    def __init__(self, name: str):
-        self.name, self.limit, self.demand = name, None, 0.0
+    def __init__(self, name: str, period_us: int = 100_000):
+        self.name, self.limit, self.demand, self.period_us = name, None, 0.0, period_us
         self._used, self._at = 0.0, time.monotonic()
         self.closed = False
         self.lock = threading.Lock()
@@ -75,8 +75,8 @@ class FakeSUT:
 def groups(monkeypatch):
     made = {}
 
-    def make(name):
-        made[name.rsplit("-", 1)[1]] = group = FakeGroup(name)
+    def make(name, **kwargs):
+        made[name.rsplit("-", 1)[1]] = group = FakeGroup(name, **kwargs)
         return group
     FakeGroup.log = []
     monkeypatch.setattr(autoscaler.cgroups, "CpuGroup", make)
@@ -113,6 +113,15 @@ def test_a_node_too_small_for_the_minimum_replicas_refuses_to_start(groups):
     with pytest.raises(NodeBudgetError, match="more than the node's 500m"):
         node.start()
     assert groups == {}   # nothing was touched
+
+
+def test_a_quota_period_too_short_for_the_smallest_request_is_refused(groups):
+    # 50m of a 10 ms period is 0.5 ms, under the kernel's 1 ms minimum: it would become 100m.
+    with pytest.raises(ValueError, match="at least 20 ms"):
+        Node(FakeSUT(), {"cart": MICRO["cart"]}, period_us=10_000)
+    node = Node(FakeSUT(), {"cart": MICRO["cart"]}, period_us=20_000, sync_s=0.05).start()
+    node.stop()
+    assert groups["cart"].period_us == 20_000
 
 
 def test_a_deployable_the_deployment_does_not_have_is_refused():
