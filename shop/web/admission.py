@@ -25,8 +25,11 @@ The same policy in every process of both deployments, by worker type:
 ``/healthz``, ``/metrics`` and ``/admin/`` are never shed: health checks, scraping and fault
 injection must keep working under overload. The limits and what was shed are in the metrics
 (``shop_admission_*``)."""
+import collections
 import json
 import os
+import re
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +40,7 @@ from shop.web.settings import env_bool, env_int
 
 EXEMPT = ("/healthz", "/metrics", "/admin/")
 STANDING_SHARE = 4   # a queue is standing when every request waited at least a quarter of the limit
+DOOR_SHARE = 4       # the door closes when the oldest queued request waited over a quarter of the limit
 RETRY_AFTER_S = 1
 
 SHED = Counter("shop_admission_shed_total", "Requests answered 503 at once by admission control, by why",
@@ -97,27 +101,40 @@ class Standing:
 
 # -- the queue, as the threaded worker sees it (one per worker process) ---------------------
 class _Queue:
-    """Requests queued for the thread pool, and how long the one a thread took had waited."""
+    """Requests queued for the thread pool (gunicorn's gthread takes them in order), how long
+    the one a thread took had waited, and whether new ones should be turned away at the door."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self.length = 0
+        self._queued = collections.deque()   # when each queued request was queued, oldest first
         self._local = threading.local()
         self.standing = Standing()
+        self.door: "Door | None" = None      # set by the Admission middleware (in gunicorn's master)
+
+    @property
+    def length(self) -> int:
+        return len(self._queued)
 
     def put(self) -> float:
+        now = time.monotonic()
         with self._lock:
-            self.length += 1
-        return time.monotonic()
+            self._queued.append(now)
+        return now
 
     def take(self, queued_at: float | None) -> None:
         """A pool thread picked a request up (called in that thread, before the app runs)."""
         if queued_at is None:
             return
         with self._lock:
-            self.length -= 1
+            if self._queued:
+                self._queued.popleft()
         waited = time.monotonic() - queued_at
         self._local.waited = (waited, self.standing.seen(waited))
+
+    def oldest_wait(self) -> float:
+        """How long the oldest request still queued has waited: the queue's delay right now."""
+        with self._lock:
+            return time.monotonic() - self._queued[0] if self._queued else 0.0
 
     def waited(self) -> tuple[float, float] | None:
         """(seconds the current thread's request waited, the standing wait), or None if it
@@ -125,6 +142,75 @@ class _Queue:
         waited = getattr(self._local, "waited", None)
         self._local.waited = None
         return waited
+
+
+class Door:
+    """Turning a request away before the worker parses it: the cheapest shed there is.
+
+    Shedding a request the worker has parsed and routed costs about a third of serving it, so
+    past twice its capacity a worker spends most of its CPU saying no. While the queue stands
+    over the limit (its oldest request waited longer than ``max_queue_ms``, and every request
+    of the last 100 ms waited over a quarter of it), the worker's main thread answers the next
+    request of a kept-alive connection itself (from a quarter of the limit on, so that the threads,
+    which shed at the limit, rarely have to), with a canned 503: it only finds where the
+    request ends (a plain request with no body or a Content-Length one), reads exactly that,
+    and keeps the connection (closing it would make every client connect again, which costs
+    more than it saves). Anything else takes the normal way."""
+    _LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
+    _REQUEST_ID = re.compile(rb"\r\nx-request-id:[ \t]*([\x21-\x7e]{1,128})[ \t]*\r\n", re.IGNORECASE)
+    _NOT_HERE = re.compile(rb"\r\n(transfer-encoding|connection|expect):", re.IGNORECASE)
+
+    def __init__(self, service: str, settings: AdmissionSettings, body: bytes, pressure):
+        self.service, self.settings = service, settings
+        self.pressure = pressure    # () -> (the queue's delay now, its standing wait), seconds
+        self.limit = settings.max_queue_ms / 1000
+        self._head = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                      b"Retry-After: " + str(RETRY_AFTER_S).encode() + b"\r\n"
+                      b"Content-Length: " + str(len(body)).encode() + b"\r\nX-Request-ID: ")
+        self._body = body
+        self._counter = None
+
+    def closed(self) -> bool:
+        # It closes at a quarter of the limit, before the workers start shedding (at the limit):
+        # the cheap way takes the excess, and the queue stays short enough to serve in time.
+        if not self.settings.enabled:
+            return False
+        delay, standing = self.pressure()
+        return delay > self.limit / DOOR_SHARE and standing > self.limit / STANDING_SHARE
+
+    def turn_away(self, sock) -> bool:
+        """Answer the one request waiting on ``sock`` (non-blocking) with the canned 503;
+        False, with nothing read, if it is not one this can answer without a parser."""
+        try:
+            data = sock.recv(65536, socket.MSG_PEEK)
+        except OSError:
+            return False
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or not data.startswith((b"GET ", b"POST ", b"PUT ", b"DELETE ", b"HEAD ")):
+            return False
+        head = data[:end + 2]
+        if self._NOT_HERE.search(head) or b" HTTP/1.1\r\n" not in head[:head.find(b"\r\n") + 2]:
+            return False
+        length = self._LENGTH.search(head)
+        total = end + 4 + (int(length.group(1)) if length else 0)
+        if len(data) != total:      # a body still on its way, or a second request behind it
+            return False
+        found = self._REQUEST_ID.search(head)
+        rid = found.group(1) if found else os.urandom(16).hex().encode()
+        answer = self._head + rid + b"\r\n\r\n" + (b"" if data.startswith(b"HEAD ") else self._body)
+        try:
+            sock.recv(total)
+            sent = sock.send(answer)
+            if sent < len(answer):
+                sock.setblocking(True)
+                sock.sendall(answer[sent:])
+                sock.setblocking(False)
+        except OSError:
+            return False
+        if self._counter is None:
+            self._counter = SHED.labels(self.service, "door")
+        self._counter.inc()
+        return True
 
 
 QUEUE = _Queue()
@@ -142,8 +228,11 @@ class LoopLag:
         self.standing = Standing()
 
     def start(self) -> "LoopLag":
+        """Start measuring (once per process: the worker's, which forked after the app was built)."""
         import gevent
-        gevent.spawn(self._run)
+        if getattr(self, "_pid", None) != os.getpid():
+            self._pid = os.getpid()
+            gevent.spawn(self._run)
         return self
 
     def _run(self):
@@ -152,6 +241,10 @@ class LoopLag:
             before = time.monotonic()
             gevent.sleep(self.TICK_S)
             self.lag = self.standing.seen(max(0.0, time.monotonic() - before - self.TICK_S))
+
+
+LOOP = LoopLag()          # the gevent worker's event loop (started by the first request it serves)
+GEVENT_DOOR: "Door | None" = None   # set by the gateway's Admission middleware
 
 
 # -- the middleware -------------------------------------------------------------------------
@@ -166,14 +259,21 @@ class Admission:
             "code": "service_unavailable",
             "message": f"The {service} is too busy to answer in time; please try again shortly."}},
             sort_keys=True, separators=(",", ":")).encode() + b"\n"
+        if gevent:
+            global GEVENT_DOOR
+            GEVENT_DOOR = Door(service, settings, self.message, lambda: (LOOP.lag, LOOP.lag))
+        else:
+            QUEUE.door = Door(service, settings, self.message,
+                              lambda: (QUEUE.oldest_wait(), QUEUE.standing.last))
 
     def _metrics(self) -> None:
         """Bind the metrics in the worker process that serves (not in gunicorn's master, which
         builds the app before the metrics directory exists, and forks the workers after)."""
         service, on = self.service, self.settings.enabled
         self._shed_queue = SHED.labels(service, "queue_wait")
+        SHED.labels(service, "door")   # shown at 0 until the first
         self._shed_busy = SHED.labels(service, "in_flight")
-        self._loop = LoopLag().start() if self.gevent else None
+        self._loop = LOOP.start() if self.gevent else None
         self._queued = QUEUED.labels(service)
         self._busy = IN_FLIGHT.labels(service)
         self._lag = LOOP_LAG.labels(service)
@@ -189,7 +289,7 @@ class Admission:
         if self.gevent:
             return self._limit_in_flight(environ, start_response)
         waited = QUEUE.waited()
-        self._queued.set(QUEUE.length)
+        self._queued.set(QUEUE.length)   # (a snapshot, taken as requests come)
         if self.settings.enabled and waited is not None:
             limit = self.settings.max_queue_ms / 1000
             if waited[0] > limit and waited[1] > limit / STANDING_SHARE:

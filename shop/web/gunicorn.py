@@ -75,7 +75,8 @@ def gunicorn_argv(app_spec: str, *, host: str, port: int, workers: int, threads:
         "--bind", f"{host}:{port}",
         "--workers", str(workers),
         # gthread: gunicorn's, retired without dropping requests (shop/web/gunicorn_conf.py)
-        "--worker-class", "shop.web.gunicorn_conf.ThreadWorker" if worker_class == "gthread" else worker_class,
+        "--worker-class", {"gthread": "shop.web.gunicorn_conf.ThreadWorker",
+                           "gevent": "shop.web.gevent_worker.GeventWorker"}.get(worker_class, worker_class),
         *(["--threads", str(threads)] if worker_class == "gthread" else ["--worker-connections", "1000"]),
         "--keep-alive", "30",          # load generators and the gateway reuse connections
         "--timeout", str(timeout),

@@ -125,6 +125,18 @@ class ThreadWorker(gthread.ThreadWorker):
         conn.shop_queued_at = None
         return super().handle(conn)
 
+    def on_client_socket_readable(self, conn, client):
+        # A kept-alive connection sent its next request: while the queue stands over its
+        # limit, answer it at the door without a thread (shop/web/admission.py: Door) and
+        # keep the connection waiting for the next one.
+        door = QUEUE.door
+        if door is not None and self.alive and door.closed() and door.turn_away(conn.sock):
+            conn.set_timeout()                 # still registered with the poller: kept alive
+            self.keepalived_conns.remove(conn)
+            self.keepalived_conns.append(conn)  # (the list is in timeout order)
+            return
+        super().on_client_socket_readable(conn, client)
+
     def handle_exit(self, sig, frame):
         if self.alive and _master_still_listening(self):
             # Read by gthread at the moment it caps the kept-alive connections; this worker

@@ -3,6 +3,8 @@ that waited too long for a thread, or arrives while the event loop lags or too m
 flight, is answered 503 service_unavailable with Retry-After at once; the rest are served."""
 import json
 
+import pytest
+
 from shop.web import admission
 from shop.web.admission import Admission, AdmissionSettings
 
@@ -141,3 +143,72 @@ def test_settings_come_from_the_environment():
     s = AdmissionSettings.from_env({"SHOP_ADMISSION": "0", "SHOP_MAX_QUEUE_MS": "40", "SHOP_MAX_IN_FLIGHT": "9"})
     assert s == AdmissionSettings(enabled=False, max_queue_ms=40, max_in_flight=9)
     assert AdmissionSettings.from_env({}) == AdmissionSettings()
+
+
+# -- the door: a canned 503 before the request is parsed -------------------------------------
+import socket  # noqa: E402
+
+
+def door(delay=0.2, standing=0.2, enabled=True):
+    return admission.Door("monolith", AdmissionSettings(enabled=enabled, max_queue_ms=100), b'{"error":1}\n',
+                          lambda: (delay, standing))
+
+
+def test_the_door_closes_at_a_quarter_of_the_limit_and_only_for_a_standing_queue():
+    assert door(0.030, 0.030).closed()
+    assert not door(0.020, 0.030).closed()          # the queue is short right now
+    assert not door(0.300, 0.010).closed()          # a pause, not a standing queue
+    assert not door(1.0, 1.0, enabled=False).closed()
+
+
+def pair():
+    a, b = socket.socketpair()
+    b.setblocking(False)
+    return a, b
+
+
+def answer_of(client):
+    client.settimeout(2)
+    return client.recv(65536)
+
+
+def test_a_plain_request_is_answered_at_the_door_and_the_connection_kept():
+    client, server = pair()
+    client.sendall(b"GET /api/products/8 HTTP/1.1\r\nHost: x\r\nX-Request-ID: rid-7\r\n\r\n")
+    assert door().turn_away(server) is True
+    reply = answer_of(client)
+    assert reply.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"\r\nRetry-After: 1\r\n" in reply and b"\r\nX-Request-ID: rid-7\r\n" in reply
+    assert b"Connection: close" not in reply and reply.endswith(b'\r\n\r\n{"error":1}\n')
+    client.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")   # the same connection goes on
+    assert door().turn_away(server) is True and answer_of(client).startswith(b"HTTP/1.1 503")
+
+
+def test_a_request_with_its_whole_body_is_read_exactly():
+    client, server = pair()
+    body = b'{"quantity": 2}'
+    client.sendall(b"PUT /api/cart/items/8 HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    assert door().turn_away(server) is True
+    assert answer_of(client).startswith(b"HTTP/1.1 503")
+    with pytest.raises(BlockingIOError):
+        server.recv(10)                              # nothing of it was left behind
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /api/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{\"partial\"",   # the body is on its way
+    b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",                          # wants to close
+    b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n",             # pipelined
+    b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",   # chunked
+    b"GET /a HTTP/1.0\r\n\r\n",                                                         # HTTP/1.0
+    b"GET /a HTTP/1.1\r\nHost: x\r\n",                                                  # headers not complete
+])
+def test_anything_else_takes_the_normal_way_with_nothing_read(request_bytes):
+    client, server = pair()
+    client.sendall(request_bytes)
+    assert door().turn_away(server) is False
+    assert server.recv(65536) == request_bytes       # left for gunicorn's parser
+
+
+
+
+
