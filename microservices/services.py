@@ -55,29 +55,29 @@ def _cart(config, db, tokens):
 
 
 def _orders(config, db, tokens):
+    from shop.orders import capability
     from shop.orders.api import create_admin_blueprint, create_blueprint
-    from shop.orders.checkout import Checkout
     from shop.orders.store import OrderStore
+    from shop.orders.unit_of_work import Saga
     store = OrderStore(db)
     store.create_schema()
 
-    def ports():
-        return dict(cart=CartClient(_client(config, "cart", "orders")),
-                    catalog=CatalogClient(_client(config, "catalog", "orders")),
-                    tax=TaxClient(_client(config, "tax", "orders")),
-                    shipping=ShippingClient(_client(config, "shipping", "orders")),
-                    billing=BillingClient(_client(config, "billing", "orders")))
+    def build(**extra):
+        return capability.build(
+            Saga(store),  # separate databases: a saga with compensations
+            cart=CartClient(_client(config, "cart", "orders")),
+            catalog=CatalogClient(_client(config, "catalog", "orders")),
+            tax=TaxClient(_client(config, "tax", "orders")),
+            shipping=ShippingClient(_client(config, "shipping", "orders")),
+            billing=BillingClient(_client(config, "billing", "orders")),
+            recover_after=config.checkout_recover_after, **extra)
     # Checkouts a previous run left unfinished. This runs once, in gunicorn's master (--preload),
     # with clients of its own that are dropped before the workers fork (no pooled connection
     # is shared by two processes); a service that is not up yet only defers it to the workers,
     # which recover every few seconds as they go.
-    Checkout(store, **ports(), atomic=False, recover_after=config.checkout_recover_after).recover()
-    checkout = Checkout(
-        store, **ports(),
-        atomic=False,  # separate databases: a saga with compensations
-        gather=Gather(max_workers=2 * config.services["orders"].threads),
-        recover_after=config.checkout_recover_after)
-    return [create_blueprint(checkout), create_admin_blueprint(checkout, config.admin_token)]
+    build().schedule.run()
+    orders = build(gather=Gather(max_workers=2 * config.services["orders"].threads))
+    return [create_blueprint(orders.checkout), create_admin_blueprint(orders.schedule.run, config.admin_token)]
 
 
 def _billing(config, db, tokens):
