@@ -27,7 +27,8 @@ def create_app(config: Config | None = None) -> Flask:
     # A token names an existing user, or it is refused (a forged one may name anyone).
     users = shop.users
     app = create_base_app("monolith", shop.tokens, config.admission,
-                          known_users=KnownUsers(lambda user_id: users.by_id(user_id) is not None))
+                          known_users=KnownUsers(lambda user_id: users.by_id(user_id) is not None),
+                          log_format=config.log_format, tracing=config.tracing)
     for blueprint in (accounts_api(shop.accounts, clients.peer_address(config.forwarded_allow_ips)),
                       catalog_api(shop.catalog), cart_api(shop.cart), shipping_api(shop.shipping),
                       orders_api(shop.checkout), create_admin_blueprint(shop.faults, config.admin_token),

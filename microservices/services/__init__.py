@@ -24,7 +24,7 @@ def create_app(service: str, config: Config | None = None) -> Flask:
     blueprints = importlib.import_module(f"microservices.services.{service}").blueprints(config, db, tokens)
     db.close()  # gunicorn forks workers after this; each opens its own connection
 
-    app = create_base_app(service, tokens, config.admission)
+    app = create_base_app(service, tokens, config.admission, log_format=config.log_format, tracing=config.tracing)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
