@@ -50,14 +50,14 @@ scale: $(DEPS) ## Change a running process's workers live: SERVICE=monolith|gate
 	@test -n "$(SERVICE)" -a -n "$(WORKERS)" || { echo "usage: make scale SERVICE=catalog WORKERS=4"; exit 2; }
 	$(BIN)/python -m loadtests.scale $(SERVICE) $(WORKERS)
 
-test: $(DEPS) ## Run every test: unit, then the contract suite against both deployments
+test: $(DEPS) ## Run every test, layer by layer: unit, contract, fuzz, load, deploy (pytest.ini)
 	$(BIN)/python -m pytest
 
-test-unit: $(DEPS) ## Run only the fast unit tests (no processes, no I/O)
-	$(BIN)/python -m pytest tests/unit
+test-unit: $(DEPS) ## Run only the fast unit tests (no processes, no network; seconds)
+	$(BIN)/python -m pytest -m unit
 
 test-contract: $(DEPS) ## Run only the public-API tests against both deployments
-	$(BIN)/python -m pytest tests/contract
+	$(BIN)/python -m pytest -m contract
 
 FUZZ_EXAMPLES ?= 200
 fuzz: $(DEPS) ## Deep fuzzing of both deployments with schemathesis (FUZZ_EXAMPLES per operation, SEED=n to replay; CI runs a bounded one)

@@ -47,7 +47,8 @@ class MinimalSUT:
         self.url = f"http://127.0.0.1:{self.port}"
         workers = int(env.get("MONOLITH_WORKERS", 2))
         threads = int(env.get("MONOLITH_THREADS", 8))
-        self.argv = gunicorn_argv("loadtests.minimal_app:create_app()", host="127.0.0.1", port=self.port,
+        self.argv = gunicorn_argv("loadtests.minimal_app:create_app()", conf="loadtests.minimal_gunicorn_conf",
+                                  host="127.0.0.1", port=self.port,
                                   workers=workers, threads=threads, access_log=False, name="shop-minimal")
         self.env = env
         self.log_path = data_dir / "minimal.log"

@@ -3,11 +3,11 @@
     python -m loadtests.scale PROCESS WORKERS [--data-dir DIR] [--timeout SECONDS]
 
 PROCESS is ``monolith``, ``gateway`` or a service name (catalog, cart, ...). The master is found
-by its pid file, ``<data dir>/run/<process>.pid`` (shop/web/gunicorn.py). gunicorn adds a worker
+by its pid file, ``<data dir>/run/<process>.pid`` (shop/web/worker_files.py). gunicorn adds a worker
 for every SIGTTIN and retires its oldest worker gracefully for every SIGTTOU. Signals of one kind
 sent before the master has handled the previous one are merged into one, so they are sent one
 at a time: the master writes how many workers it wants to ``<process>.nworkers`` when it acts on
-one (shop/web/gunicorn_conf.py), and the next is sent once that number has moved.
+one (shop/web/worker_files.py), and the next is sent once that number has moved.
 
 Then it waits until the master has exactly WORKERS live workers, each of them has loaded the
 app and entered its accept loop (``<process>.ready/<pid>``, written by the worker itself; a
@@ -27,7 +27,7 @@ from pathlib import Path
 import psutil
 
 from microservices.config import SERVICE_PORTS
-from shop.web.gunicorn import master, nworkers_file, pid_file, ready_dir
+from shop.web.worker_files import master, nworkers_file, pid_file, ready_dir
 from shop.web.settings import data_dir as default_data_dir
 
 PROCESSES = ["monolith", "gateway", *SERVICE_PORTS]
@@ -131,7 +131,7 @@ def scale(pid: Path, target: int, timeout: float = 60, process: str = "") -> Res
     wanted = _wanted(pid)
     if wanted is None:
         raise ScaleError(f"'{process}': no {nworkers_file(pid).name} next to its pid file "
-                         f"(was it started before this version of shop/web/gunicorn_conf.py?)")
+                         f"(was it started before this version of shop/web/worker_files.py?)")
     while wanted != target:
         step = 1 if target > wanted else -1
         os.kill(boss.pid, signal.SIGTTIN if step > 0 else signal.SIGTTOU)

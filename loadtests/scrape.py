@@ -1,23 +1,14 @@
-"""Reading the deployments' Prometheus metrics before and after a run (no client library:
-the text format is a line per sample)."""
-import re
+"""Reading the deployments' Prometheus metrics before and after a run."""
 import urllib.request
 
-_SAMPLE = re.compile(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+([-+0-9.eEinfNa]+)$')
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def parse(text: str) -> dict[tuple, float]:
-    samples = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = _SAMPLE.match(line.strip())
-        if not m:
-            continue
-        labels = tuple(sorted(_LABEL.findall(m.group(2) or "")))
-        samples[(m.group(1), labels)] = float(m.group(3))
-    return samples
+    """Every sample of a scrape: (sample name, sorted (label, value) pairs) -> value. The text
+    format's escapes, comments and types are prometheus_client's own parser's business."""
+    return {(sample.name, tuple(sorted(sample.labels.items()))): float(sample.value)
+            for family in text_string_to_metric_families(text) for sample in family.samples}
 
 
 def scrape(urls: dict[str, str]) -> dict[str, dict[tuple, float]]:

@@ -72,7 +72,7 @@ class BillingClient:
     def charge(self, key: str, user_id: int, amount_cents: int, card: dict) -> dict:
         # By key: a key already charged returns that charge; one still being charged answers
         # 409 (the checkout then voids the key). A provider failure is a 503 service_unavailable,
-        # which is never retried (see http.upstream_failed): the card is not tried again.
+        # which is never retried (see microservices/breaker.py: upstream_failed): the card is not tried again.
         return self.http.call("POST", "/internal/charges", json_body={
             "key": key, "user_id": user_id, "amount_cents": amount_cents, "payment": card},
             idempotent=True)
@@ -84,3 +84,10 @@ class BillingClient:
     def void(self, key: str) -> None:
         # By key: voiding refunds the key's charge once, or marks the key so that it is never made.
         self.http.call("POST", "/internal/charges/void", json_body={"key": key}, idempotent=True)
+
+
+def client_for(config, name: str, caller: str) -> ServiceClient:
+    """The HTTP client ``caller`` uses to reach the service ``name`` (microservices.config.Config)."""
+    return ServiceClient(name, config.urls[name], connect_timeout=config.connect_timeout,
+                         call_timeout=config.call_timeout, pool_size=config.services[caller].threads,
+                         caller=caller, resilience=config.resilience)

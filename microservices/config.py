@@ -5,9 +5,7 @@ the launcher only has to pass its environment on."""
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shop.web.admission import AdmissionSettings
-from shop.web.settings import (DEV_SECRET, check_secret, data_dir, env_bool, env_int, env_str, forwarded_allow_ips,
-                               login_limit_settings, metrics_host)
+from shop.web.settings import Serving, ShopSettings, check_secret, env_bool, env_int, env_str, metrics_host
 
 SERVICE_PORTS = {"catalog": 8101, "cart": 8102, "orders": 8103, "billing": 8104,
                  "tax": 8105, "shipping": 8106, "accounts": 8107}
@@ -93,29 +91,21 @@ def _env_number(name: str, raw: str) -> float:
 
 
 @dataclass(frozen=True)
-class Config:
+class Config(ShopSettings):
+    """The shared settings (shop/web/settings.py: ``ShopSettings``) plus the microservices' own:
+    a process group per service and the gateway, where each is reached, the calls' timeouts
+    and resilience."""
     services: dict[str, Process] = field(default_factory=dict)
     gateway: Process | None = None
     urls: dict[str, str] = field(default_factory=dict)
-    data_dir: Path = Path("data")
-    secret: str = DEV_SECRET
-    token_ttl: int = 86_400
-    access_log: bool = True
-    seed_shoppers: bool = True   # the load tests' accounts, with one published password
-    # An unfinished checkout older than this is undone by recovery (its worker died mid-way).
-    checkout_recover_after: float = 60.0
-    admin_token: str = ""        # the admin API (fault injection, on billing) is off without one
     connect_timeout: float = 1.0
     call_timeout: float = 5.0
     # The gateway waits longer than any service does: a checkout makes up to 8 calls in a row,
     # each bounded by call_timeout, and must not be reported failed while it may still succeed.
     gateway_timeout: float = 60.0
     resilience: Resilience = field(default_factory=Resilience)
-    admission: AdmissionSettings = field(default_factory=AdmissionSettings)  # load shedding
-    allow_insecure_secret: bool = False  # start with the development secret on a public address
-    forwarded_allow_ips: str = ""        # proxies in front of the gateway whose headers are believed
-    # The login limits, shop/accounts/limits.py's LoginLimits fields (per_account, per_client, window).
-    login_limits: dict = field(default_factory=login_limit_settings)
+    # Which process this is (SHOP_PROCESS_NAME, set by the launcher for each process it starts).
+    process: str | None = None
 
     def check_secret(self) -> str | None:
         """SystemExit if the development secret would be used on a public address; else the
@@ -135,6 +125,19 @@ class Config:
     def metrics_dir(self, process: str) -> Path:
         """Where a process group's gunicorn workers leave their metrics for /metrics to add up."""
         return self.data_dir / "metrics" / process
+
+    def processes(self) -> dict[str, Process]:
+        """Every process group: the services, then the gateway."""
+        return {**self.services, **({"gateway": self.gateway} if self.gateway else {})}
+
+    def serving(self, process: str | None = None) -> Serving:
+        """What gunicorn's hooks serve for ``process`` (default: this one; microservices/gunicorn_conf.py)."""
+        name = process or self.process
+        if name not in self.processes():
+            raise SystemExit(f"configuration error: SHOP_PROCESS_NAME must name a process of the "
+                             f"microservices ({', '.join(self.processes())}), got {name!r}")
+        proc = self.processes()[name]
+        return Serving(name, self.log_format, self.forwarded_allow_ips, proc.metrics_address, self.metrics_dir(name))
 
     @classmethod
     def from_env(cls, env=None) -> "Config":
@@ -159,19 +162,11 @@ class Config:
         # Where callers find a service; defaults to where the launcher starts it.
         urls = {name: env_str(f"{name.upper()}_URL", proc.url, env) for name, proc in services.items()}
         return cls(
-            services=services, gateway=gateway, urls=urls, data_dir=data_dir(env),
-            secret=env_str("SHOP_SECRET", DEV_SECRET, env),
-            token_ttl=env_int("SHOP_TOKEN_TTL", 86_400, env, minimum=1),
-            access_log=env_bool("SHOP_ACCESS_LOG", True, env),
-            seed_shoppers=env_bool("SHOP_SEED_SHOPPERS", True, env),
-            admin_token=env_str("SHOP_ADMIN_TOKEN", "", env),
-            checkout_recover_after=env_int("SHOP_CHECKOUT_RECOVER_AFTER_MS", 60000, env, minimum=1) / 1000,
+            **ShopSettings.shared_from_env(env),
+            services=services, gateway=gateway, urls=urls,
             connect_timeout=env_int("SHOP_CONNECT_TIMEOUT_MS", 1000, env, minimum=1) / 1000,
             call_timeout=env_int("SHOP_CALL_TIMEOUT_MS", 5000, env, minimum=1) / 1000,
             gateway_timeout=env_int("GATEWAY_CALL_TIMEOUT_MS", 60000, env, minimum=1) / 1000,
             resilience=Resilience.from_env(env),
-            admission=AdmissionSettings.from_env(env),
-            allow_insecure_secret=env_bool("SHOP_ALLOW_INSECURE_SECRET", False, env),
-            forwarded_allow_ips=forwarded_allow_ips(env),
-            login_limits=login_limit_settings(env),
+            process=env_str("SHOP_PROCESS_NAME", "", env) or None,
         )

@@ -258,6 +258,6 @@ class _Headers:
 def create_app(config: Config | None = None):
     config = config or Config.from_env()
     config.check_secret()  # refuses the published secret on a public address, however started
-    observability.configure_logging("gateway")
+    observability.configure("gateway", log_format=config.log_format, tracing=config.tracing)
     # gevent workers: the admission limit is on requests in flight (shop/web/admission.py)
     return Admission(Gateway(config), "gateway", config.admission, gevent=config.gateway.worker_class != "gthread")

@@ -1,64 +1,45 @@
-"""One HTTP client per upstream service: pooled keep-alive connections, a timeout on every
-call, the request id passed along, and failures turned into the API's errors.
+"""One HTTP client per upstream service: a timeout on every call, the request id passed
+along, failures turned into the API's errors, and the resilience around each call:
 
-Resilience (configured by ``microservices.config.Resilience``, counted in the metrics):
-- a call marked safe to repeat (``idempotent``) is retried after a refused or reset connection
-  or a 503 of the upstream's own, with exponential backoff and jitter; a timeout is not
-  retried unless asked (the first attempt may still be running: retrying doubles the load on
-  a slow service);
-- retries are bounded per client by a token bucket (``RetryBudget``), so that a spike of
-  failures cannot turn into a retry storm, and none are made while the circuit is open;
-- a circuit breaker per client (so per calling process and upstream) fails calls at once
-  while the upstream is down, and lets one probe call through now and then to see it back;
-- pooled connections are closed after a few seconds of life, so that workers added to a
-  service while it runs get a share of the connections.
+- ``microservices/pool.py``: the pooled keep-alive connections (closed after a few seconds of
+  life, so that workers added to a service while it runs get a share of them);
+- ``microservices/retries.py``: which failed calls are tried again, with what backoff, within
+  what budget;
+- ``microservices/breaker.py``: the circuit breaker per client (so per calling process and
+  upstream), and what counts as the upstream failing.
 
-The breaker and the budget live here rather than in a module of their own: the import rules
-(tests/unit/test_architecture.py) let services share only a few named infrastructure modules.
-They are written here rather than taken from pybreaker: pybreaker's state changes use a plain
-``threading.RLock`` and, more to the point, it has no half-open limit of one probe at a time
-(every caller that arrives in half-open state goes through) and its failure test is per
-exception type, while ours needs the reply's status and body; the whole machine is 60 lines.
-
-Built directly on the standard library's http.client with a small pool of persistent
-connections. Every internal hop is paid on the hot path, and measured (make bench): this
-client costs less CPU per call than urllib3's pool (which wraps http.client) and far less than
-requests.Session. It is safe for threads (gthread workers) and greenlets (gevent workers)."""
+Configured by ``microservices.config.Resilience``, counted in the metrics."""
 import contextvars
 import http.client
 import json
 import logging
 import random
-import socket
 import re
-import threading
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from flask import g, has_request_context
-
+from microservices.breaker import CALL, PROBE, CircuitBreaker, upstream_failed
 from microservices.config import Resilience
+from microservices.pool import ConnectionPool
+from microservices.retries import RetryPolicy
 from shop import errors
 from shop.web import observability
 
 _ID_SEGMENT = re.compile(r"/[0-9]+(?=/|$)")
-# Services keep idle connections for 30 s (gunicorn --keep-alive): reuse ours for less, so that
-# we do not pick one the server is closing at that very moment.
-IDLE_SECONDS = 20.0
 # What a kept-alive connection closed by the server looks like when we try to reuse it.
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, http.client.BadStatusLine)
 # Requests safe to send twice by their method; anything else must be marked ``idempotent``.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-MAX_BACKOFF = 1.0  # seconds: however many retries are configured, none waits longer than this
+
+log = logging.getLogger(__name__)
 
 
 def _operation(method: str, path: str) -> str:
     """A call's label for metrics: its method and path with ids folded (few distinct values)."""
     return f"{method} {_ID_SEGMENT.sub('/<id>', path.split('?', 1)[0])}"
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -66,128 +47,6 @@ class Reply:
     status: int
     headers: http.client.HTTPMessage
     data: bytes
-
-
-# -- circuit breaker ----------------------------------------------------------------------
-CALL, PROBE = "call", "probe"   # the tickets ``CircuitBreaker.allow`` hands out
-
-
-class CircuitBreaker:
-    """closed: calls go through; ``failures`` failed calls in a row open it.
-    open: every call fails at once, for ``open_seconds``.
-    half-open: then ONE call at a time goes through as a probe (the others still fail at
-    once): its success closes the circuit, its failure opens it again for ``open_seconds``.
-
-    A failure is the upstream not answering, or answering that it is failing (502, 503, 504 of
-    its own: ``upstream_failed`` has the whole rule); a 4xx or a 500 is the upstream working.
-    The lock is never held across I/O, so it is as safe for
-    greenlets (gevent patches threading.Lock) as for threads."""
-    CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
-
-    def __init__(self, failures: int, open_seconds: float, clock=time.monotonic):
-        self.failures_to_open = failures
-        self.open_seconds = open_seconds
-        self.clock = clock
-        self.state = self.CLOSED
-        self.failures = 0          # consecutive failed calls while closed
-        self.opened_at = 0.0
-        self._probing = False
-        self._lock = threading.Lock()
-
-    def allow(self) -> str | None:
-        """CALL or PROBE if the call may go ahead (report its end with ``succeeded`` or
-        ``failed``), None if it must fail at once."""
-        if self.state == self.CLOSED:  # the hot path takes no lock
-            return CALL
-        with self._lock:
-            if self.state == self.CLOSED:
-                return CALL
-            if self.state == self.OPEN:
-                if self.clock() - self.opened_at < self.open_seconds:
-                    return None
-                self.state, self._probing = self.HALF_OPEN, False
-            if self._probing:
-                return None
-            self._probing = True
-            return PROBE
-
-    def succeeded(self, ticket: str) -> bool:
-        """True if this closed the circuit (the probe succeeded)."""
-        if ticket == CALL and not self.failures:  # the hot path takes no lock
-            return False
-        with self._lock:
-            self.failures = 0
-            if ticket == PROBE:
-                self._probing = False
-                self.state = self.CLOSED
-                return True
-            return False
-
-    def failed(self, ticket: str) -> bool:
-        """True if this opened the circuit (again)."""
-        with self._lock:
-            if ticket == PROBE:
-                self._probing = False
-            elif self.state == self.CLOSED:
-                self.failures += 1
-                if self.failures < self.failures_to_open:
-                    return False
-            else:
-                return False  # a call that started before the circuit opened: already known
-            self.state, self.opened_at, self.failures = self.OPEN, self.clock(), 0
-            return True
-
-
-class RetryBudget:
-    """A token bucket: every first attempt earns ``ratio`` of a retry (up to ``cap`` saved),
-    every retry spends a whole one. So retries add at most ``ratio`` to the load in the long
-    run, whatever fails, and a burst of at most ``cap``: when everything fails at once (a
-    spike on a dying service), the calls fail instead of coming back two or three times."""
-
-    def __init__(self, ratio: float, cap: float):
-        self.ratio, self.cap = ratio, cap
-        self.tokens = cap
-        self._lock = threading.Lock()
-
-    def deposit(self) -> None:
-        if self.tokens < self.cap:  # usually full: no lock on the hot path
-            with self._lock:
-                self.tokens = min(self.cap, self.tokens + self.ratio)
-
-    def withdraw(self) -> bool:
-        with self._lock:
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return True
-            return False
-
-
-# What the upstream answers when it is itself failing (or a proxy in front of it does): the
-# answers a breaker counts, besides no answer at all (refused, reset, timed out).
-FAILING_STATUSES = frozenset({502, 503, 504})
-
-
-def upstream_failed(reply: "Reply") -> bool:
-    """Did the upstream itself fail (for the breaker and for retries)? The rule:
-
-    - counted: no answer (refused, reset, timed out: those never reach here) and a 502, 503
-      or 504 that is not the shop's own ``service_unavailable`` error;
-    - not counted: every 4xx (the upstream working), a 500 (the upstream up, answering, and
-      failing THIS request: a bug its content hit; counting it would let one client's bad
-      requests open the circuit for every other client), a 503 ``service_unavailable`` in the
-      shop's error shape (the upstream telling us that one of ITS dependencies is down, or that
-      it sheds load: its own breaker and retries deal with that; counting it would open the
-      gateway's circuit to orders because tax is down, and retrying it would multiply the
-      attempts at every layer, 3 x 3 x ...), and a call that failed fast because this circuit
-      was open (it never reached the upstream: ``ServiceClient.request_raw``)."""
-    if reply.status not in FAILING_STATUSES:
-        return False
-    if reply.status != 503:
-        return True
-    try:
-        return json.loads(reply.data)["error"]["code"] != "service_unavailable"
-    except (ValueError, TypeError, KeyError):
-        return True
 
 
 class _Failed(Exception):
@@ -207,63 +66,17 @@ class ServiceClient:
         self.policy = resilience or Resilience()
         self.breaker = (CircuitBreaker(self.policy.breaker_failures, self.policy.breaker_open, clock)
                         if self.policy.breaker else None)
-        self.budget = RetryBudget(self.policy.retry_budget, self.policy.retry_budget_cap)
+        self.retries = RetryPolicy(self.policy, rng)
         # time.sleep looked up at each call: under gevent it must be the patched one.
-        self.clock, self.sleep, self.rng = clock, sleep or (lambda seconds: time.sleep(seconds)), rng
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))
         parts = urlsplit(base_url)
-        self.host, self.port = parts.hostname, parts.port or 80
-        self.connect_timeout, self.call_timeout = connect_timeout, call_timeout
-        self.pool_size = pool_size
-        try:
-            socket.inet_aton(self.host)
-            self._ipv4 = self.host.count(".") == 3
-        except OSError:
-            self._ipv4 = False
-        self._idle: list[tuple[http.client.HTTPConnection, float]] = []  # (connection, idle since)
-        self._lock = threading.Lock()
+        self.pool = ConnectionPool(parts.hostname, parts.port or 80, connect_timeout=connect_timeout,
+                                   call_timeout=call_timeout, size=pool_size,
+                                   max_age=self.policy.conn_max_age, clock=clock)
 
-    # -- connections --------------------------------------------------------------------
-    def _too_old(self, conn, now: float) -> bool:
-        max_age = self.policy.conn_max_age
-        return bool(max_age) and now - conn.born >= max_age
-
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        now = self.clock()
-        with self._lock:
-            while self._idle:
-                conn, since = self._idle.pop()
-                if now - since < IDLE_SECONDS and not self._too_old(conn, now):
-                    return conn, True
-                conn.close()  # idle too long: the server may be closing it right now
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.connect_timeout)
-        conn.born = now
-        if self._ipv4:
-            # A literal address needs no name lookup (which under gevent goes through a thread).
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.settimeout(self.connect_timeout)
-            try:
-                sock.connect((self.host, self.port))
-            except BaseException:
-                sock.close()
-                raise
-            conn.sock = sock
-        else:
-            conn.connect()
-        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.sock.settimeout(self.call_timeout)
-        return conn, False
-
-    def _give_back(self, conn: http.client.HTTPConnection) -> None:
-        now = self.clock()
-        # A connection stays with the server worker that accepted it: a busy one is never idle
-        # long enough to be dropped, so without an age limit the workers added to a service
-        # under load (gunicorn TTIN) would get no share of our calls.
-        if not self._too_old(conn, now):
-            with self._lock:
-                if len(self._idle) < self.pool_size:
-                    self._idle.append((conn, now))
-                    return
-        conn.close()
+    @property
+    def budget(self):
+        return self.retries.budget
 
     # -- calls --------------------------------------------------------------------------
     def request_raw(self, method: str, path: str, *, body: bytes | None = None,
@@ -276,8 +89,9 @@ class ServiceClient:
         Every call is counted and timed (metrics) and traced when tracing is on."""
         headers = dict(headers or {})
         if "X-Request-ID" not in headers:
-            rid = getattr(g, "request_id", None) if has_request_context() else None
-            headers["X-Request-ID"] = rid or observability.request_id_var.get()
+            # Set for each request by the app (shop/web/app.py) or the gateway, and carried into
+            # the threads of Gather by its copied context.
+            headers["X-Request-ID"] = observability.request_id_var.get()
         operation = operation or _operation(method, path)
         if idempotent is None:
             idempotent = method in SAFE_METHODS
@@ -316,7 +130,7 @@ class ServiceClient:
 
     def _attempts(self, method, path, body, headers, operation, retry_stale, idempotent, ticket) -> Reply:
         """The first attempt and the retries the policy, the budget and the breaker allow."""
-        self.budget.deposit()
+        self.retries.budget.deposit()
         retries = 0
         while True:
             try:
@@ -332,35 +146,20 @@ class ServiceClient:
                 raise errors.ServiceUnavailable(self.name, failure.why) from None
             retries += 1
             observability.record_retry(self.caller, self.name, operation, reason)
-            self.sleep(self._backoff(retries))
+            self.sleep(self.retries.backoff(retries))
 
     def _may_retry(self, reason: str, retries: int, idempotent: bool, ticket: str, operation: str) -> bool:
-        policy = self.policy
-        if not idempotent or retries >= policy.retries:
-            return False
-        if reason in ("timeout", "connect_timeout") and not policy.retry_timeouts:
+        if not self.retries.allows(reason, retries, idempotent):
             return False
         # A probe is one attempt; and while the circuit is open (other calls failed meanwhile)
         # nobody retries: the upstream is known to be down.
         if ticket == PROBE or (self.breaker is not None and self.breaker.state != CircuitBreaker.CLOSED):
             observability.record_retry_skipped(self.caller, self.name, operation, "breaker")
             return False
-        if not self.budget.withdraw():
+        if not self.retries.budget.withdraw():
             observability.record_retry_skipped(self.caller, self.name, operation, "budget")
             return False
         return True
-
-    def _backoff(self, retry: int) -> float:
-        """Exponential, with jitter (between half and all of it) so that the callers that
-        failed together do not all come back at the same moment."""
-        delay = min(MAX_BACKOFF, self.policy.backoff * 2 ** (retry - 1))
-        return delay * (0.5 + self.rng() / 2)
-
-    def _drop_idle(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn, _ in idle:
-            conn.close()
 
     def _send(self, method: str, path: str, body: bytes | None, headers: dict, retry_stale: bool,
               operation: str = "-") -> Reply:
@@ -368,7 +167,7 @@ class ServiceClient:
         fresh connection): the reply, or _Failed."""
         for attempt in (1, 2):
             try:
-                conn, reused = self._take()
+                conn, reused = self.pool.take()
             except ConnectionRefusedError:
                 raise _Failed("refused") from None
             except socket.timeout:  # no answer to the connect in time: a full backlog, a dead host
@@ -387,7 +186,7 @@ class ServiceClient:
                 # The server closed a kept-alive connection (a restart, an idle timeout, a
                 # worker killed) as we reused it. The other idle ones are likely just as dead:
                 # drop them all.
-                self._drop_idle()
+                self.pool.drop_idle()
                 if reused and attempt == 1 and retry_stale:
                     # Try once more on a fresh connection at once, for requests that are safe
                     # to repeat (every internal call is; a public POST without a key is not).
@@ -401,7 +200,7 @@ class ServiceClient:
             if response.will_close:
                 conn.close()
             else:
-                self._give_back(conn)
+                self.pool.give_back(conn)
             return Reply(response.status, response.headers, data)
         raise _Failed("reset")
 

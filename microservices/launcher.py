@@ -15,7 +15,8 @@ import urllib.request
 from pathlib import Path
 
 from microservices.config import Config
-from shop.web.gunicorn import gunicorn_argv, pid_file, prepare_pid_file, remove_pid_file
+from shop.web.gunicorn import gunicorn_argv
+from shop.web.worker_files import pid_file, prepare_pid_file, remove_pid_file
 from shop.web.settings import PROJECT_ROOT
 
 
@@ -131,19 +132,17 @@ class Cluster:
         self.env = dict(os.environ if env is None else env)
         self.config = Config.from_env(self.env)
         self.processes: dict[str, ServiceProcess] = {}
-        for proc in [*self.config.services.values(), self.config.gateway]:
+        for proc in self.config.processes().values():
             spec = ("microservices.gateway:create_app()" if proc.name == "gateway"
                     else f"microservices.services:create_app('{proc.name}')")
-            argv = gunicorn_argv(spec, host=proc.host, port=proc.port, workers=proc.workers,
-                                 threads=proc.threads, access_log=self.config.access_log,
+            argv = gunicorn_argv(spec, conf="microservices.gunicorn_conf", host=proc.host, port=proc.port,
+                                 workers=proc.workers, threads=proc.threads, access_log=self.config.access_log,
                                  worker_class=proc.worker_class,
                                  name=f"shop-{proc.name}", pid=pid_file(self.config.data_dir, proc.name))
+            # Which process it is (the process's own Config reads it: microservices/gunicorn_conf.py),
+            # and where its workers leave their metrics (prometheus_client reads it as it is imported).
             env = {**self.env, "SHOP_PROCESS_NAME": proc.name,
                    "PROMETHEUS_MULTIPROC_DIR": str(self.config.metrics_dir(proc.name))}
-            # Read by shop/web/gunicorn_conf.py: the master serves the metrics there.
-            env.pop("SHOP_METRICS_ADDRESS", None)
-            if proc.metrics_address:
-                env["SHOP_METRICS_ADDRESS"] = proc.metrics_address
             self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv, env, sink,
                                                        pid_file(self.config.data_dir, proc.name))
             self.processes[proc.name].metrics_url = proc.metrics_url

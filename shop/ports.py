@@ -2,7 +2,14 @@
 
 The monolith satisfies them with the capabilities' own service objects (an in-process call);
 the microservices satisfy them with HTTP clients (``microservices/clients.py``). A capability
-only ever sees these methods, never another capability's storage or internals.
+only ever sees these methods, never another capability's storage or internals. Each port's
+promises are checked by one contract suite against its fake, its service and its client
+(tests/contract/test_ports.py).
+
+Every write is atomic by itself (reserve takes all lines or none, a charge's claim and record
+each commit whole). In the monolith the services share one database, and a write made inside
+a checkout's unit of work joins that unit's transaction (shop/orders/unit_of_work.py:
+``OneDatabase``); across services each commits on its own.
 
 Values crossing a port are plain JSON-shaped dicts and lists, so that both kinds of adapter
 hand back exactly the same data.
@@ -19,10 +26,12 @@ class CatalogPort(Protocol):
 
     def reserve(self, key: str, lines: list[Line]) -> None:
         """Take stock for all lines or none (raises OutOfStock naming the product).
-        Repeating a key that is already reserved does nothing."""
+        Repeating a key that is already reserved, or already released, does nothing."""
 
     def release(self, key: str) -> None:
-        """Give back the stock taken under ``key``; once only, unknown keys are ignored."""
+        """Give back the stock taken under ``key``, once only. A key not reserved yet is marked
+        released, so that a reservation arriving later under it takes nothing (a saga releases
+        a reservation whose reply was lost, and the reservation may still be on its way)."""
 
 
 class CartPort(Protocol):
@@ -36,22 +45,25 @@ class CartPort(Protocol):
 
 class TaxPort(Protocol):
     def tax_cents(self, subtotal_cents: int, country: str, region: str | None) -> int:
-        ...
+        """Whole cents, never negative, never less for a larger subtotal; InvalidRequest for a
+        destination without a rate."""
 
 
 class ShippingPort(Protocol):
     def options(self, country: str, weight_grams: int) -> list[dict]:
-        """[{"id", "name", "price_cents", "days_min", "days_max"}] for the destination."""
+        """[{"id", "name", "price_cents", "days_min", "days_max"}] for the destination, for any
+        weight (a cart's, computed: no cap); InvalidRequest for a country the shop does not serve."""
 
 
 class BillingPort(Protocol):
     def charge(self, key: str, user_id: int, amount_cents: int, card: dict) -> dict:
         """Charge the card once per key: {"id", "card_last4", "status": "captured"}.
-        Raises PaymentDeclined; repeating a key returns the first charge."""
+        Raises PaymentDeclined (and keeps nothing: the key may be charged again); repeating a
+        key returns the first charge."""
 
     def refund(self, charge_id: int) -> dict:
         """Refund a charge; refunding twice is harmless. Returns the charge."""
 
     def void(self, key: str) -> None:
-        """Undo the charge made under ``key``, if there is one (used when a charge's outcome
-        is unknown, e.g. a timeout)."""
+        """Undo the charge made under ``key``: refund it, or, if there is none yet, refuse any
+        later charge under the key (Conflict). Used when a charge's outcome is unknown (a timeout)."""

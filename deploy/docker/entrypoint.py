@@ -10,7 +10,7 @@ There is one source of truth for how a process is started, and this file is not 
 - the monolith is started by ``python -m monolith``'s own ``main()``.
 
 Both read every setting from the environment through the config modules
-(``monolith/config.py``, ``microservices/config.py``) and end in ``shop.web.gunicorn.gunicorn_argv``.
+(``monolith/config.py``, ``microservices/config.py``) and end in ``shop.web.gunicorn.gunicorn_argv`` (the monolith's through ``monolith/serve.py``).
 The process then *replaces* this script (exec): gunicorn is PID 1 and receives the container's
 SIGTERM itself (graceful shutdown, ``--graceful-timeout 10``).
 
@@ -63,13 +63,10 @@ def argv_for(process: str, env=None) -> list[str]:
     env = os.environ if env is None else env
     process = _chosen(process, env)
     if process == "monolith":
-        # The same call as monolith/__main__.py (a test checks they agree).
+        # The monolith's one command line (monolith/serve.py), as `python -m monolith` runs it.
+        from monolith import serve
         from monolith.config import Config
-        from shop.web.gunicorn import gunicorn_argv
-        c = Config.from_env(env)
-        return gunicorn_argv("monolith.app:create_app()", host=c.host, port=c.port, workers=c.workers,
-                             threads=c.threads, access_log=c.access_log, name="shop-monolith",
-                             pid=c.pid_file)
+        return serve.argv(Config.from_env(env))
     return list(_cluster_process(process, env).argv)
 
 

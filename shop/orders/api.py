@@ -71,10 +71,11 @@ def create_blueprint(checkout: Checkout) -> Blueprint:
     return bp
 
 
-def create_admin_blueprint(checkout: Checkout, admin_token: str | None) -> Blueprint:
+def create_admin_blueprint(run_recovery, admin_token: str | None) -> Blueprint:
     """``POST /admin/checkouts/recover``: undo the unfinished checkouts older than the
     deployable's SHOP_CHECKOUT_RECOVER_AFTER_MS now, and say what was done. On the monolith's
-    port and the orders service's; the gateway does not route it (it is not public)."""
+    port and the orders service's; the gateway does not route it (it is not public). ``run_recovery``:
+    the recovery schedule's ``run`` (one recovery at a time: this one waits for a running one)."""
     bp = Blueprint("orders_admin", __name__)
 
     @bp.before_request
@@ -83,6 +84,6 @@ def create_admin_blueprint(checkout: Checkout, admin_token: str | None) -> Bluep
 
     @bp.post("/admin/checkouts/recover")
     def recover():
-        return jsonify(checkout.recover())
+        return jsonify(run_recovery())
 
     return bp

@@ -52,3 +52,24 @@ def alive(owner: str | None) -> bool | None:
     if state == "?":
         return None
     return state not in ("Z", "X") and started == start
+
+
+class Processes:
+    """This process's name for the journal, and whether another one still runs: the two
+    functions above, as the one object the checkout, its recovery and its schedule share
+    (a test gives them a fake)."""
+
+    @staticmethod
+    def me() -> str:
+        return this_process()
+
+    @staticmethod
+    def alive(owner: str | None) -> bool | None:
+        return alive(owner)
+
+
+def dead_owners(journal, processes) -> set[str]:
+    """The processes, other than this one, that ran a checkout still in the journal and are
+    known to be gone."""
+    me = processes.me()
+    return {o for o in journal.owners() if o != me and processes.alive(o) is False}

@@ -32,11 +32,10 @@ import re
 import socket
 import threading
 import time
-from dataclasses import dataclass
 
 from prometheus_client import Counter, Gauge
 
-from shop.web.settings import env_bool, env_int
+from shop.web.settings import AdmissionSettings  # noqa: F401  (the settings live with the others)
 
 EXEMPT = ("/healthz", "/metrics", "/admin/")
 STANDING_SHARE = 4   # a queue is standing when every request waited at least a quarter of the limit
@@ -54,19 +53,6 @@ LIMIT = Gauge("shop_admission_limit", "Admission limits: queue_ms (the longest w
               ["service", "kind"], multiprocess_mode="max")
 LOOP_LAG = Gauge("shop_admission_loop_lag_seconds", "How late the event loop runs a timer (gevent workers)",
                  ["service"], multiprocess_mode="max")
-
-
-@dataclass(frozen=True)
-class AdmissionSettings:
-    enabled: bool = True       # SHOP_ADMISSION: 0 turns shedding off (to compare)
-    max_queue_ms: int = 100    # SHOP_MAX_QUEUE_MS: longest wait for a thread before a fast 503
-    max_in_flight: int = 256   # SHOP_MAX_IN_FLIGHT: requests in flight per gevent worker process
-
-    @classmethod
-    def from_env(cls, env=None) -> "AdmissionSettings":
-        return cls(enabled=env_bool("SHOP_ADMISSION", True, env),
-                   max_queue_ms=env_int("SHOP_MAX_QUEUE_MS", 100, env, minimum=1),
-                   max_in_flight=env_int("SHOP_MAX_IN_FLIGHT", 256, env, minimum=1))
 
 
 # -- standing queues, not bursts ------------------------------------------------------------

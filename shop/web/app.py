@@ -13,7 +13,6 @@ from werkzeug.routing import IntegerConverter
 from shop.errors import ApiError, InternalError, PayloadTooLarge
 from shop.web import observability
 from shop.web.admission import Admission, AdmissionSettings
-from shop.web.observability import configure_logging
 from shop.web.tokens import KnownUsers, TokenSigner, bearer_token
 
 MAX_BODY_BYTES = 64 * 1024
@@ -115,11 +114,12 @@ def install_converters(app: Flask) -> None:
 
 
 def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings | None = None,
-                    known_users: KnownUsers | None = None) -> Flask:
+                    known_users: KnownUsers | None = None, *, log_format: str = "json",
+                    tracing: str = "off") -> Flask:
     """The shared app; with ``admission``, requests that waited too long for a thread are
     shed at once (shop/web/admission.py). ``known_users``: where a token's user is checked to
     exist (the monolith; in the microservices the gateway checks, and a service trusts what
-    reaches it)."""
+    reaches it). ``log_format`` and ``tracing``: the deployable's settings (observability.configure)."""
     # No static folder: the shop serves none, and Flask's /static/<path> route would otherwise
     # be part of every route table (the gateway's included).
     app = Flask(name, static_folder=None)
@@ -130,8 +130,7 @@ def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings
     # werkzeug, so reading MAX + 1 bytes is how we know it was too large (see request_body).
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
     app.extensions["shop.tokens"] = tokens
-    configure_logging(name)
-
+    observability.configure(name, log_format=log_format, tracing=tracing)
     tracing = observability.tracing_enabled()
 
     # The per-request bookkeeping lives in the WSGI environ of the one request object: every

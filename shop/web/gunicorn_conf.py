@@ -1,101 +1,109 @@
-"""gunicorn settings every deployable shares (``-c python:shop.web.gunicorn_conf``): the
-metrics directory's life cycle, the files that let ``make scale`` follow the workers, and the
-log format. Everything else is on the command line (``shop/web/gunicorn.py``)."""
+"""gunicorn's settings every deployable shares: the metrics (served by the master on a port
+of their own, added up from every worker), the log format, the JSON errors gunicorn answers
+itself, the worker files ``make scale`` follows (shop/web/worker_files.py), and the threaded
+worker. Everything else is on the command line (``shop/web/gunicorn.py``).
+
+This module reads no configuration: each deployable's own settings module (``-c
+python:monolith.gunicorn_conf``, ``python:microservices.gunicorn_conf``) reads its Config and
+takes ``settings(serving)``, the hooks and values bound to what it serves."""
 import os
 import shutil
-from pathlib import Path
 
-from shop.web import gunicorn_errors, observability
-from shop.web.observability import log_format
-from shop.web.settings import forwarded_allow_ips as _trusted_proxies
+from gunicorn.workers import gthread
 
-_name = os.environ.get("SHOP_PROCESS_NAME", "shop")
-
-# The errors gunicorn answers itself (400 for a request it cannot parse, 414, 431...) in the
-# API's JSON shape, not gunicorn's HTML page; the workers inherit it from the master.
-gunicorn_errors.install()
-
-# The proxies whose forwarding headers gunicorn believes (X-Forwarded-Proto, and SCRIPT_NAME /
-# PATH_INFO sent as headers): SHOP_FORWARDED_ALLOW_IPS, none by default. gunicorn's own default
-# trusts 127.0.0.1, so that any local client could set SCRIPT_NAME (a 500 echoing the path).
-forwarded_allow_ips = _trusted_proxies()
-
-# Skips building access lines entirely when --access-logfile is not given.
-logger_class = "shop.web.gunicorn_logging.ShopLogger"
+from shop.web import gunicorn_errors, observability, worker_files
+from shop.web.admission import QUEUE
+from shop.web.settings import Serving
 
 
-def on_starting(server):
-    # Numbers left by an earlier run would be added to this one's: start empty.
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(folder, exist_ok=True)
-    ready = _ready_dir(server.cfg)
-    if ready:  # markers of an earlier run's workers would count as this one's
-        shutil.rmtree(ready, ignore_errors=True)
-        ready.mkdir(parents=True, exist_ok=True)
+def settings(serving: Serving) -> dict:
+    """The settings module's globals for gunicorn: hooks and values."""
+    # The errors gunicorn answers itself (400 for a request it cannot parse, 414, 431...) in the
+    # API's JSON shape, not gunicorn's HTML page; the workers inherit it from the master.
+    gunicorn_errors.install()
+    metrics = _Metrics(serving)
+
+    def on_starting(server):
+        metrics.on_starting(server)
+        worker_files.on_starting(server)
+
+    def child_exit(server, worker):
+        metrics.child_exit(server, worker)
+        worker_files.child_exit(server, worker)
+
+    return {
+        # The proxies whose forwarding headers gunicorn believes (X-Forwarded-Proto, and
+        # SCRIPT_NAME / PATH_INFO sent as headers): none by default. gunicorn's own default
+        # trusts 127.0.0.1, so that any local client could set SCRIPT_NAME (a 500 echoing the path).
+        "forwarded_allow_ips": serving.forwarded_allow_ips,
+        # Skips building access lines entirely when --access-logfile is not given.
+        "logger_class": "shop.web.gunicorn_logging.ShopLogger",
+        "logconfig_dict": _logconfig(serving),
+        "on_starting": on_starting,
+        "when_ready": metrics.when_ready,
+        "post_fork": metrics.post_fork,
+        "post_worker_init": worker_files.post_worker_init,
+        "nworkers_changed": worker_files.nworkers_changed,
+        "child_exit": child_exit,
+        "on_exit": worker_files.on_exit,
+    }
 
 
-# -- the worker bookkeeping loadtests/scale.py reads (files next to the pid file) ------------
-def _ready_dir(cfg) -> Path | None:
-    from shop.web.gunicorn import ready_dir
-    return ready_dir(Path(cfg.pidfile)) if cfg.pidfile else None
+class _Metrics:
+    """Metrics from the master, on a port of their own; every worker's numbers added up."""
+
+    def __init__(self, serving: Serving):
+        self.serving = serving
+        self.server = None
+
+    def on_starting(self, server):
+        # Numbers left by an earlier run would be added to this one's: start empty.
+        folder = self.serving.metrics_dir
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
+            os.makedirs(folder, exist_ok=True)
+
+    def when_ready(self, server):
+        # The master listens; its workers are forked next.
+        address = self.serving.metrics_address
+        if address:
+            self.server = observability.start_metrics_server(address, self.serving.metrics_dir)  # a port in use stops the start
+            server.log.info("metrics on http://%s/metrics", address)
+
+    def post_fork(self, server, worker):
+        # A worker never serves the metrics: its copy of the listening socket goes (the master's stays).
+        if self.server is not None:
+            self.server.socket.close()
+
+    def child_exit(self, server, worker):
+        if self.serving.metrics_dir:
+            from prometheus_client import multiprocess
+            multiprocess.mark_process_dead(worker.pid)
 
 
-def nworkers_changed(server, new_value, old_value):
-    # The master acted on a TTIN/TTOU (or set its first count): say how many workers it wants
-    # now. A signal sent before the master has handled the previous one of the same kind is
-    # merged with it, so the scaler waits for this number to move before sending the next.
-    if server.cfg.pidfile:
-        from shop.web.gunicorn import nworkers_file
-        target = nworkers_file(Path(server.cfg.pidfile))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        tmp.write_text(f"{new_value}\n")
-        os.replace(tmp, target)
-
-
-# -- metrics, from the master on a port of their own -----------------------------------------
-_metrics_server = None
-
-
-def when_ready(server):
-    # The master listens; its workers are forked next. SHOP_METRICS_ADDRESS (host:port) is set
-    # by the launchers from the deployable's configuration; unset, no metrics are served.
-    global _metrics_server
-    address = os.environ.get("SHOP_METRICS_ADDRESS")
-    if address:
-        _metrics_server = observability.start_metrics_server(address)  # a port in use stops the start
-        server.log.info("metrics on http://%s/metrics", address)
-
-
-def post_fork(server, worker):
-    # A worker never serves the metrics: its copy of the listening socket goes (the master's stays).
-    if _metrics_server is not None:
-        _metrics_server.socket.close()
-
-
-def post_worker_init(worker):
-    # The app is loaded (a gevent worker imports it only now) and the worker enters its accept
-    # loop next: from here on it serves.
-    ready = _ready_dir(worker.cfg)
-    if ready:
-        (ready / str(worker.pid)).touch()
-
-
-def child_exit(server, worker):
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-        multiprocess.mark_process_dead(worker.pid)
-    ready = _ready_dir(server.cfg)
-    if ready:
-        (ready / str(worker.pid)).unlink(missing_ok=True)
+def _logconfig(serving: Serving) -> dict:
+    name = serving.name
+    formatter = ({"()": "shop.web.observability.JsonFormatter", "service": name} if serving.log_format == "json"
+                 else {"format": f"%(asctime)s %(levelname)s {name} %(name)s: %(message)s"})
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"shop": formatter},
+        "handlers": {
+            "error": {"class": "logging.StreamHandler", "formatter": "shop", "stream": "ext://sys.stderr"},
+            "access": {"class": "logging.StreamHandler", "formatter": "shop", "stream": "ext://sys.stdout"},
+        },
+        # gunicorn merges this into its defaults, whose root logger names a "console" handler;
+        # the app adds its own root handler (shop.web.observability.configure_logging).
+        "root": {"level": "INFO", "handlers": []},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+        },
+    }
 
 
 # -- the threaded worker, retired without dropping requests --------------------------------
-from gunicorn.workers import gthread  # noqa: E402  (only gunicorn processes import this module)
-
-from shop.web.admission import QUEUE  # noqa: E402
 
 
 class ThreadWorker(gthread.ThreadWorker):
@@ -160,31 +168,3 @@ def _master_still_listening(worker) -> bool:
     except OSError:
         pass
     return False
-
-
-def on_exit(server):
-    if server.cfg.pidfile:  # gunicorn removes the pid file itself
-        from shop.web.gunicorn import nworkers_file
-        nworkers_file(Path(server.cfg.pidfile)).unlink(missing_ok=True)
-        shutil.rmtree(_ready_dir(server.cfg), ignore_errors=True)
-
-
-_formatter = ({"()": "shop.web.observability.JsonFormatter", "service": _name} if log_format() == "json"
-              else {"format": f"%(asctime)s %(levelname)s {_name} %(name)s: %(message)s"})
-
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"shop": _formatter},
-    "handlers": {
-        "error": {"class": "logging.StreamHandler", "formatter": "shop", "stream": "ext://sys.stderr"},
-        "access": {"class": "logging.StreamHandler", "formatter": "shop", "stream": "ext://sys.stdout"},
-    },
-    # gunicorn merges this into its defaults, whose root logger names a "console" handler;
-    # the app adds its own root handler (shop.web.observability.configure_logging).
-    "root": {"level": "INFO", "handlers": []},
-    "loggers": {
-        "gunicorn.error": {"level": "INFO", "handlers": ["error"], "propagate": False},
-        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
-    },
-}

@@ -1,14 +1,16 @@
 """Metrics, structured logs and optional tracing: the same in every deployable.
 
 - Prometheus metrics, served by every process group's gunicorn master on a port of their own
-  (``SHOP_METRICS_ADDRESS``, which the launchers set from the configuration), never on the
-  public port: route names, service names and order counts are for operators. gunicorn runs
+  (shop/web/gunicorn_conf.py, from the deployable's configuration), never on the public port: route names, service names and order counts are for operators. gunicorn runs
   several worker processes; with ``PROMETHEUS_MULTIPROC_DIR`` set (the launchers set one
   directory per deployable) each worker writes its numbers there and the master adds them up.
 - JSON log lines, each with the service and the request id, so that one public request can
   be followed through every service it touched (``make logs`` / README).
-- OpenTelemetry tracing, off unless ``SHOP_TRACING`` is ``console`` or ``otlp`` (then the
-  standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` says where to). Spans are created per request and
+- OpenTelemetry tracing, off unless the deployable's configuration (``SHOP_TRACING``) says
+  ``console`` or ``otlp`` (then the exporter's own ``OTEL_EXPORTER_OTLP_ENDPOINT`` says where to).
+
+Nothing here reads the environment: ``configure`` is told the log format and the tracing mode
+once per process, by the app factory, from the deployable's settings. Spans are created per request and
   per internal call, and the W3C ``traceparent`` header carries the trace between services.
 """
 import contextvars
@@ -18,8 +20,7 @@ import logging
 import os
 import threading
 
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram,
-                               generate_latest, multiprocess)
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -100,30 +101,21 @@ def record_circuit(caller: str, callee: str, opened: bool) -> None:
     _count(CIRCUIT_OPENED if opened else CIRCUIT_CLOSED, caller, callee)
 
 
-def start_metrics_server(address: str):
-    """Serve the metrics (every worker's numbers added up) on ``host:port``, from a thread of
-    the calling process: the gunicorn master (shop/web/gunicorn_conf.py), so that they are
-    never on the public port, and still answer when every worker is busy. Returns the server
-    (its ``socket`` is what a forked worker closes)."""
+def start_metrics_server(address: str, metrics_dir=None):
+    """Serve the metrics on ``host:port``, from a thread of the calling process: the gunicorn
+    master (shop/web/gunicorn_conf.py), so that they are never on the public port, and still
+    answer when every worker is busy. With ``metrics_dir`` (the workers' PROMETHEUS_MULTIPROC_DIR)
+    every worker's numbers are added up. Returns the server (its ``socket`` is what a forked
+    worker closes)."""
     from prometheus_client import start_http_server
     host, _, port = address.rpartition(":")
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if metrics_dir:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry, path=str(metrics_dir))
     else:
         registry = REGISTRY
     server, _thread = start_http_server(int(port), addr=host.strip("[]") or "127.0.0.1", registry=registry)
     return server
-
-
-def metrics_payload() -> tuple[bytes, str]:
-    """Every worker's numbers added up (multiprocess mode), or this process's own."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 # -- logs --------------------------------------------------------------------------------
@@ -170,22 +162,29 @@ def text_formatter(service: str) -> logging.Formatter:
     return logging.Formatter(f"%(asctime)s %(levelname)s {service} rid=%(request_id)s %(name)s: %(message)s")
 
 
-def formatter(service: str) -> logging.Formatter:
-    return JsonFormatter(service) if log_format() == "json" else text_formatter(service)
+def formatter(service: str, log_format: str = "json") -> logging.Formatter:
+    return JsonFormatter(service) if log_format == "json" else text_formatter(service)
 
 
-def log_format() -> str:
-    return os.environ.get("SHOP_LOG_FORMAT", "json").lower()
+_tracing_mode = "off"
 
 
-def configure_logging(service: str) -> None:
+def configure(service: str, *, log_format: str = "json", tracing: str = "off") -> None:
+    """Once per process, from the deployable's settings: the log format ("json" or "text") and
+    the tracing mode ("off", "console", "otlp")."""
+    global _tracing_mode
+    _tracing_mode = tracing.lower()
+    configure_logging(service, log_format)
+
+
+def configure_logging(service: str, log_format: str = "json") -> None:
     """Our own log lines: JSON (or text) with the request id, on stderr."""
     root = logging.getLogger()
     if any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
         return
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
-    handler.setFormatter(formatter(service))
+    handler.setFormatter(formatter(service, log_format.lower()))
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 
@@ -197,7 +196,7 @@ _tracer_lock = threading.Lock()
 
 
 def tracing_mode() -> str:
-    return os.environ.get("SHOP_TRACING", "off").lower()
+    return _tracing_mode
 
 
 def tracing_enabled() -> bool:

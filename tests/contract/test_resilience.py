@@ -99,7 +99,7 @@ def test_refused_connections_are_retried_then_the_circuit_opens():
             client.call("GET", "/x")
     assert client.breaker.state == "open"
     taken = []
-    client._take = lambda: taken.append(1)  # an open circuit connects to nothing
+    client.pool.take = lambda: taken.append(1)  # an open circuit connects to nothing
     with pytest.raises(errors.ServiceUnavailable, match="flaky"):
         client.call("GET", "/x")
     assert taken == []

@@ -808,7 +808,7 @@ def test_the_entrypoint_builds_the_launchers_command(env):
         proc = config.gateway if name == "gateway" else config.services[name]
         spec = ("microservices.gateway:create_app()" if name == "gateway"
                 else f"microservices.services:create_app('{name}')")
-        expected = gunicorn_argv(spec, host=proc.host, port=proc.port, workers=proc.workers,
+        expected = gunicorn_argv(spec, conf="microservices.gunicorn_conf", host=proc.host, port=proc.port, workers=proc.workers,
                                  threads=proc.threads, access_log=config.access_log,
                                  worker_class=proc.worker_class, name=f"shop-{name}",
                                  pid=pid_file(config.data_dir, name))
@@ -821,7 +821,7 @@ def test_the_entrypoint_builds_the_launchers_command(env):
 @pytest.mark.parametrize("env", ENVS, ids=["defaults", "container", "overrides"])
 def test_the_entrypoint_builds_python_m_monoliths_command(env, monkeypatch):
     config = MonolithConfig.from_env(env)
-    expected = gunicorn_argv("monolith.app:create_app()", host=config.host, port=config.port,
+    expected = gunicorn_argv("monolith.app:create_app()", conf="monolith.gunicorn_conf", host=config.host, port=config.port,
                              workers=config.workers, threads=config.threads,
                              access_log=config.access_log, name="shop-monolith", pid=config.pid_file)
     assert entrypoint.argv_for("monolith", env) == expected

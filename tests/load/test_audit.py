@@ -3,7 +3,6 @@
 import pytest
 
 from loadtests.audit import audit, databases, main
-from shop.orders.checkout import Checkout
 from tests.support.monolith_core import ADDRESS, CARD, monolith_core, write as _write
 
 
@@ -11,8 +10,7 @@ from tests.support.monolith_core import ADDRESS, CARD, monolith_core, write as _
 def monolith_data(tmp_path):
     """A monolith database with a few real checkouts and one cancel, made by the real code."""
     core = monolith_core(tmp_path)
-    cart = core.cart
-    checkout = Checkout(core.orders, cart=cart, **core.checkout_parts())
+    cart, checkout = core.cart, core.checkout
     placed = []
     for user, product in ((1, 10), (2, 11), (3, 10)):
         cart.set_quantity(user, product, 2)

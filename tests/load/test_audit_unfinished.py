@@ -5,7 +5,6 @@ unfinished; the same leftovers without a journal entry are findings."""
 import pytest
 
 from loadtests.audit import audit, databases, main
-from shop.orders.checkout import Checkout
 from tests.support.monolith_core import ADDRESS, CARD, monolith_core, write as _write
 
 
@@ -30,16 +29,18 @@ class DyingCart:
 def dead_checkout(tmp_path, monkeypatch):
     """A monolith database with one finished order and one checkout whose worker died."""
     core = monolith_core(tmp_path)
-    cart, orders, kw = core.cart, core.orders, core.checkout_parts()
+    cart = core.cart
     cart.set_quantity(1, 11, 2)
-    Checkout(orders, cart=cart, **kw).place(1, ADDRESS, "standard", CARD)
-    dying = Checkout(orders, cart=DyingCart(cart), **kw)
-    monkeypatch.setattr(dying, "_abort", lambda *args: None)   # a dead process undoes nothing
+    core.checkout.place(1, ADDRESS, "standard", CARD)
+    # A second worker over the same database, whose cart kills it.
+    dying = monolith_core(tmp_path, watch=lambda name, port: DyingCart(port) if name == "cart" else port)
+    monkeypatch.setattr(dying.checkout, "_abort", lambda *args: None)   # a dead process undoes nothing
     cart.set_quantity(2, 10, 3)
     with pytest.raises(WorkerDied):
-        dying.place(2, ADDRESS, "standard", CARD, "idem-1")
-    yield tmp_path, Checkout(orders, cart=cart, **kw)
+        dying.checkout.place(2, ADDRESS, "standard", CARD, "idem-1")
+    yield tmp_path, core.orders.recovery
     core.db.close()
+    dying.db.close()
 
 
 def test_a_checkout_in_flight_is_unfinished_not_a_finding(dead_checkout, capsys):
@@ -55,8 +56,8 @@ def test_a_checkout_in_flight_is_unfinished_not_a_finding(dead_checkout, capsys)
 
 
 def test_after_recovery_nothing_is_unfinished(dead_checkout):
-    data, checkout = dead_checkout
-    report = checkout.recover(older_than=0)
+    data, recovery = dead_checkout
+    report = recovery.recover(older_than=0)
     assert len(report["recovered"]) == 1
     result = audit(databases("monolith", data))
     assert result["findings"] == [] and result["unfinished"] == []

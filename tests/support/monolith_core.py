@@ -1,49 +1,20 @@
-"""The monolith's capabilities over one real SQLite database, wired in process (no web app):
-for tests that need the books a real checkout leaves behind (the audit tests)."""
+"""The monolith's own wiring (monolith/bootstrap.py) over a real SQLite file, without the web
+app: for tests that need the books a real checkout leaves behind (the audit tests), or that
+watch what the monolith's checkout does inside its transactions."""
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
-from shop.billing.provider import SimulatedProvider
-from shop.billing.service import BillingService
-from shop.billing.store import ChargeStore
-from shop.cart.service import CartService
-from shop.cart.store import CartStore
-from shop.catalog.service import CatalogService
-from shop.catalog.store import CatalogStore
-from shop.orders.store import OrderStore
-from shop.shipping.service import ShippingService
-from shop.tax.service import TaxService
-from shop.web.db import Database
+from monolith.bootstrap import Monolith, bootstrap
+from monolith.config import Config
 
 ADDRESS = {"name": "A", "line1": "1 Main", "city": "Austin", "region": "TX", "postal_code": "78701", "country": "US"}
 CARD = {"card_number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"}
 
 
-@dataclass
-class MonolithCore:
-    db: Database
-    orders: OrderStore
-    catalog: CatalogService
-    cart: CartService
-    billing: BillingService
-
-    def checkout_parts(self) -> dict:
-        """What a Checkout needs besides its order store and cart, as keyword arguments."""
-        return dict(tax=TaxService(), shipping=ShippingService(), catalog=self.catalog,
-                    billing=self.billing, atomic=True)
-
-
-def monolith_core(data_dir: Path) -> MonolithCore:
-    """The monolith's schema and seed in ``data_dir/monolith/shop.db`` (where the audit looks)."""
-    db = Database(data_dir / "monolith" / "shop.db")
-    catalog_store, carts, charges, orders = CatalogStore(db), CartStore(db), ChargeStore(db), OrderStore(db)
-    for store in (catalog_store, carts, charges, orders):
-        store.create_schema()
-    catalog = CatalogService(catalog_store)
-    catalog.seed()
-    return MonolithCore(db, orders, catalog, CartService(carts, catalog=catalog),
-                        BillingService(charges, SimulatedProvider()))
+def monolith_core(data_dir: Path, **bootstrap_args) -> Monolith:
+    """The monolith in ``data_dir/monolith/shop.db`` (where the audit looks), seeded with the
+    catalog but not the shoppers; ``bootstrap_args`` as ``bootstrap`` takes them."""
+    return bootstrap(Config(data_dir=Path(data_dir), seed_shoppers=False), **bootstrap_args)
 
 
 def write(path, sql, params=()) -> None:

@@ -5,10 +5,15 @@ Every fake records its calls twice: in its own ``calls`` list as ``(method, *arg
 both what one port saw and in what order the ports were used.
 
 The fakes keep the ports' promises (all-or-nothing reservations by key, idempotent release,
-one charge per key, harmless double refund, a void that refuses a later charge under its
-key), so a test failure points at the code under test, not at the fake. Failures are injected with plain attributes (``decline``, ``unavailable``...).
+a release before its reservation that makes the reservation take nothing, one charge per key,
+the provider's declined test cards, harmless double refund, a void that refuses a later
+charge under its key, no shipping outside the shop's countries), so a test failure points at
+the code under test, not at the fake; tests/contract/test_ports.py runs the same contract
+suite against each fake, the real service and its HTTP client. Failures are injected with plain attributes (``decline``, ``unavailable``...).
 """
-from shop.errors import Conflict, NotFound, OutOfStock, PaymentDeclined, ServiceUnavailable
+from shop.billing.provider import DECLINES
+from shop.errors import Conflict, InvalidRequest, NotFound, OutOfStock, PaymentDeclined, ServiceUnavailable
+from shop.geo import SUPPORTED_COUNTRIES
 
 
 def product(pid: int, name: str, price_cents: int, *, stock: int = 10, weight_grams: int = 100,
@@ -73,7 +78,12 @@ class FakeCatalog(_Recording):
     def release(self, key: str) -> None:
         self._record("release", key)
         r = self.reservations.get(key)
-        if r is None or r["status"] == "released":
+        if r is None:
+            # Released before it arrived: like the catalog, leave a marker, so that the
+            # reservation, if it comes, takes nothing.
+            self.reservations[key] = {"lines": [], "status": "released"}
+            return
+        if r["status"] == "released":
             return
         for pid, qty in r["lines"]:
             self.products[pid]["stock"] += qty
@@ -132,6 +142,8 @@ class FakeShipping(_Recording):
 
     def options(self, country: str, weight_grams: int) -> list[dict]:
         self._record("options", country, weight_grams)
+        if country not in SUPPORTED_COUNTRIES:
+            raise InvalidRequest(f"We do not ship to '{country}'.")
         return [
             {"id": "standard", "name": "Standard shipping", "price_cents": 500 + weight_grams // 10,
              "days_min": 3, "days_max": 5},
@@ -166,8 +178,8 @@ class FakeBilling(_Recording):
         if existing is None:
             if key in self.voided:
                 raise Conflict("This checkout was called off; the card was not charged.")
-            if self.decline:
-                raise PaymentDeclined("The card was declined: card declined by the issuer.")
+            if self.decline or card["card_number"] in DECLINES:
+                raise PaymentDeclined(DECLINES.get(card["card_number"], "The card was declined: card declined by the issuer."))
             self._next_id += 1
             existing = {"id": self._next_id, "key": key, "user_id": user_id,
                         "amount_cents": amount_cents, "card_last4": card["card_number"][-4:],

@@ -1,23 +1,22 @@
-"""Checkout, in both modes.
+"""Checkout, with each of its units of work (shop/orders/unit_of_work.py).
 
-- ``atomic=False`` (the microservices' saga): the ports are in-memory fakes, the orders live in
-  an ``OrderStore`` over an in-memory SQLite database.
-- ``atomic=True`` (the monolith): the real catalog, cart, billing and order stores share ONE
-  in-memory database, as they do in the monolith, so a rollback can be observed on real rows.
+- ``Saga`` (the microservices): the ports are in-memory fakes, the orders live in an
+  ``OrderStore`` over an in-memory SQLite database.
+- ``OneDatabase`` (the monolith): the monolith's own bootstrap over ONE in-memory database,
+  its ports watched by spies, so a rollback can be observed on real rows.
 """
+from pathlib import Path
+
 import pytest
 
+from monolith.bootstrap import bootstrap
+from monolith.config import Config
 from shop.billing.provider import SimulatedProvider
-from shop.billing.service import BillingService
-from shop.billing.store import ChargeStore
-from shop.cart.service import CartService
-from shop.cart.store import CartStore
-from shop.catalog.service import CatalogService
-from shop.catalog.store import CatalogStore
 from shop.errors import (CartEmpty, Conflict, InvalidRequest, NotFound, OutOfStock, PaymentDeclined,
                          ServiceUnavailable)
-from shop.orders.checkout import Checkout
+from shop.orders import capability
 from shop.orders.store import OrderStore
+from shop.orders.unit_of_work import Saga as SagaUnit
 from shop.web.db import Database
 from tests.unit.fakes import (Deferred, FakeBilling, FakeCart, FakeCatalog, FakeClock, FakeShipping, FakeTax,
                               Spy, methods, product)
@@ -34,7 +33,20 @@ COMPENSATIONS = {"catalog.release", "billing.refund", "billing.void"}
 RECOVER_AFTER = 60.0
 
 
-# -- saga (atomic=False) over fakes ------------------------------------------------------------
+class Processes:
+    """Fake processes: checkouts run by ``name``; ``dead`` ones are known to be gone."""
+
+    def __init__(self):
+        self.name, self.dead = "host/1/1", set()
+
+    def me(self) -> str:
+        return self.name
+
+    def alive(self, owner):
+        return owner not in self.dead
+
+
+# -- the saga over fakes ------------------------------------------------------------
 class Saga:
     def __init__(self):
         self.journal: list[tuple] = []
@@ -46,10 +58,11 @@ class Saga:
         self.db = Database(":memory:")
         self.store = OrderStore(self.db)
         self.store.create_schema()
-        self.clock, self.background = FakeClock(), Deferred()
-        self.checkout = Checkout(self.store, cart=self.cart, catalog=self.catalog, tax=self.tax,
-                                 shipping=self.shipping, billing=self.billing, atomic=False,
-                                 recover_after=RECOVER_AFTER, clock=self.clock, background=self.background)
+        self.clock, self.background, self.procs = FakeClock(), Deferred(), Processes()
+        self.orders = capability.build(SagaUnit(self.store), cart=self.cart, catalog=self.catalog, tax=self.tax,
+                                       shipping=self.shipping, billing=self.billing, recover_after=RECOVER_AFTER,
+                                       clock=self.clock, background=self.background, processes=self.procs)
+        self.checkout, self.recovery, self.schedule = self.orders.checkout, self.orders.recovery, self.orders.schedule
 
     def fill_cart(self, user=USER):
         self.cart.put(user, 1, 2)   # 2 x 1250, 600 g
@@ -338,7 +351,7 @@ def test_orders_are_listed_newest_first_per_user(saga):
     assert [o["id"] for o in items] == ids[:1]
 
 
-# -- monolith (atomic=True): real stores on ONE shared in-memory database ----------------------
+# -- the monolith: its own bootstrap over ONE shared in-memory database -------------------------
 class StubProvider(SimulatedProvider):
     """Records what the provider was asked to do; can be told to decline or to be down."""
 
@@ -358,33 +371,33 @@ class StubProvider(SimulatedProvider):
 
 
 class Monolith:
-    def __init__(self):
+    def __init__(self, tmp_path: Path):
         self.journal: list[tuple] = []
         self.db = Database(":memory:")
-        catalog_store, cart_store = CatalogStore(self.db), CartStore(self.db)
-        charge_store, self.store = ChargeStore(self.db), OrderStore(self.db)
-        for s in (catalog_store, cart_store, charge_store, self.store):
-            s.create_schema()
-        catalog_store.load_seed([{"slug": "mugs", "name": "Mugs"}], [MUG, {**TEE, "category": "mugs"}])
-        self.catalog_service = CatalogService(catalog_store)
-        self.cart_service = CartService(cart_store, self.catalog_service)
         self.provider = StubProvider()
-        self.billing_service = BillingService(charge_store, self.provider)
-        self.catalog = Spy("catalog", self.catalog_service, self.journal)
-        self.cart = Spy("cart", self.cart_service, self.journal)
-        self.billing = Spy("billing", self.billing_service, self.journal)
-        self.clock, self.background = FakeClock(), Deferred()
-        self.checkout = Checkout(self.store, cart=self.cart, catalog=self.catalog,
-                                 tax=FakeTax(self.journal), shipping=FakeShipping(self.journal),
-                                 billing=self.billing, atomic=True,
-                                 recover_after=RECOVER_AFTER, clock=self.clock, background=self.background)
+        self.clock, self.background, self.procs = FakeClock(), Deferred(), Processes()
+        spies = {}
+
+        def watch(name, port):
+            spies[name] = Spy(name, port, self.journal)
+            return spies[name]
+        self.shop = bootstrap(Config(data_dir=tmp_path, seed_shoppers=False), db=self.db, provider=self.provider,
+                              watch=watch, clock=self.clock, background=self.background, processes=self.procs)
+        self.catalog, self.cart, self.billing = spies["catalog"], spies["cart"], spies["billing"]
+        self.catalog_service, self.cart_service, self.billing_service = (
+            self.shop.catalog, self.shop.cart, self.shop.billing)
+        self.checkout, self.recovery = self.shop.checkout, self.shop.orders.recovery
+        self.store = self.checkout.store
+        # Test set-up: two products of the seed with known stock (a Mug and a Tee, as above).
+        for p in (MUG, TEE):
+            self.db.execute("UPDATE products SET stock = ? WHERE id = ?", (p["stock"], p["id"]))
         self.cart_service.set_quantity(USER, 1, 2)
         self.cart_service.set_quantity(USER, 2, 1)
 
     def snapshot(self) -> dict:
         """Every row that a checkout may touch."""
         q = self.db.query
-        return {"products": [tuple(r) for r in q("SELECT id, stock FROM products ORDER BY id")],
+        return {"products": [tuple(r) for r in q("SELECT id, stock FROM products WHERE id IN (1, 2) ORDER BY id")],
                 "reservations": [tuple(r) for r in q("SELECT * FROM reservations")],
                 "cart": [tuple(r) for r in q("SELECT user_id, product_id, quantity FROM cart_items ORDER BY seq")],
                 "charges": [tuple(r) for r in q("SELECT * FROM charges")],
@@ -400,8 +413,8 @@ class Monolith:
 
 
 @pytest.fixture
-def mono():
-    m = Monolith()
+def mono(tmp_path):
+    m = Monolith(tmp_path)
     yield m
     m.db.close()
 
@@ -615,12 +628,12 @@ def test_recovery_undoes_a_checkout_whose_worker_died_once_it_is_old_enough(saga
         saga.place(key="idem-d")
 
     saga.clock.now += RECOVER_AFTER - 1            # not yet: it may still be running
-    report = saga.checkout.recover()
+    report = saga.recovery.recover()
     assert report["recovered"] == [] and report["unfinished"] == 1
     assert saga.billing.called("void") == []
 
     saga.clock.now += 2
-    report = saga.checkout.recover()
+    report = saga.recovery.recover()
     assert [r["checkout_key"] for r in report["recovered"]] == [key]
     assert report["failed"] == [] and report["unfinished"] == 0
     assert saga.billing.called("void") == [(key,)]
@@ -634,7 +647,7 @@ def test_recovery_undoes_a_checkout_whose_worker_died_once_it_is_old_enough(saga
     saga.billing.charge = charge
     order, created = saga.place(key="idem-d")
     assert created and order["status"] == "paid"
-    assert saga.checkout.recover()["recovered"] == []   # nothing twice
+    assert saga.recovery.recover()["recovered"] == []   # nothing twice
 
 
 @pytest.mark.parametrize("recovery_done", [True, False], ids=["recovery-done", "recovery-half-way"])
@@ -650,7 +663,7 @@ def test_a_checkout_that_finishes_after_recovery_took_it_over_records_no_order(s
         result = charge(*args)
         saga.clock.now += RECOVER_AFTER + 1
         saga.billing.unavailable = set() if recovery_done else {"void"}
-        reports.append(saga.checkout.recover())
+        reports.append(saga.recovery.recover())
         saga.billing.unavailable = set()
         return result
     saga.billing.charge = slow_charge
@@ -663,7 +676,7 @@ def test_a_checkout_that_finishes_after_recovery_took_it_over_records_no_order(s
     assert saga.order_count() == 0
     if not recovery_done:
         assert [e["status"] for e in saga.store.unfinished()] == ["aborting"]
-        assert saga.checkout.recover()["unfinished"] == 0     # the next recovery finishes it
+        assert saga.recovery.recover()["unfinished"] == 0     # the next recovery finishes it
     assert saga.billing.captured() == [] and len(saga.billing.charges) == 1   # voided = refunded
     assert (saga.catalog.stock(1), saga.catalog.stock(2)) == (5, 3)
     assert saga.store.order_for_key(USER, "idem-s") == (False, None)
@@ -678,7 +691,7 @@ def test_a_checkout_recovered_before_its_charge_is_never_charged(saga):
     def slow_reserve(*args):
         reserve(*args)
         saga.clock.now += RECOVER_AFTER + 1
-        saga.checkout.recover()
+        saga.recovery.recover()
     saga.catalog.reserve = slow_reserve
     with pytest.raises(ServiceUnavailable):
         saga.place()
@@ -691,7 +704,7 @@ def test_recovery_loses_to_a_checkout_that_finished_first(saga):
     saga.fill_cart()
     order, _ = saga.place()
     saga.clock.now += RECOVER_AFTER * 10
-    assert saga.checkout.recover()["recovered"] == []
+    assert saga.recovery.recover()["recovered"] == []
     assert saga.billing.called("void") == [] and saga.catalog.called("release") == []
     assert saga.checkout.order(USER, order["id"])["payment"]["status"] == "captured"
 
@@ -711,13 +724,13 @@ def test_a_compensation_that_fails_is_finished_by_a_later_recovery(saga, monkeyp
     assert saga.store.order_for_key(USER, "idem-c") == (False, None)  # and the key was dropped
 
     saga.clock.now += RECOVER_AFTER + 1
-    report = saga.checkout.recover()                 # billing still down: tried, left
+    report = saga.recovery.recover()                 # billing still down: tried, left
     assert report["recovered"] == [] and report["unfinished"] == 1
     assert [f["checkout_key"] for f in report["failed"]] == [entry["checkout_key"]]
     assert "billing" in report["failed"][0]["error"]
 
     saga.billing.unavailable = set()
-    report = saga.checkout.recover()
+    report = saga.recovery.recover()
     assert [r["checkout_key"] for r in report["recovered"]] == [entry["checkout_key"]]
     assert saga.billing.captured() == [] and saga.store.unfinished() == []
 
@@ -732,10 +745,10 @@ def test_recovery_stops_at_a_dependency_that_is_down_and_carries_on_later(saga, 
     saga.billing.charge_then_unavailable = False
     saga.clock.now += RECOVER_AFTER + 1
     saga.billing.unavailable = {"void"}
-    report = saga.checkout.recover()
+    report = saga.recovery.recover()
     assert len(report["failed"]) == 1 and report["unfinished"] == 3   # one try, not three timeouts
     saga.billing.unavailable = set()
-    report = saga.checkout.recover()
+    report = saga.recovery.recover()
     assert len(report["recovered"]) == 3 and report["unfinished"] == 0
     assert saga.billing.captured() == [] and saga.catalog.stock(1) == 5
 
@@ -758,7 +771,7 @@ def test_recovery_of_an_old_attempt_keeps_a_retry_s_idempotency_key(saga):
     reports = []
 
     def charge_while_recovering(*args):
-        reports.append(saga.checkout.recover())    # A is due, B (just started) is not
+        reports.append(saga.recovery.recover())    # A is due, B (just started) is not
         return charge(*args)
     saga.billing.charge = charge_while_recovering
     order, created = saga.place(key="same")
@@ -786,7 +799,7 @@ def test_opportunistic_recovery_runs_in_the_background_at_most_every_few_seconds
     assert saga.background.run() == 1                 # two checkouts, one recovery
     assert saga.store.unfinished() == [] and saga.catalog.stock(1) == 5
 
-    saga.clock.now += saga.checkout.recover_every
+    saga.clock.now += saga.schedule.every
     saga.cart.put(USER, 2, 1)
     saga.place()
     assert saga.background.run() == 1
@@ -805,7 +818,7 @@ def test_atomic_recovery_after_a_worker_died_mid_checkout(mono, monkeypatch):
     assert mono.snapshot()["products"] == [(1, 3), (2, 2)]
 
     mono.clock.now += RECOVER_AFTER + 1
-    report = mono.checkout.recover()
+    report = mono.recovery.recover()
     assert [r["checkout_key"] for r in report["recovered"]] == [entry["checkout_key"]]
     after = mono.snapshot()
     assert after["products"] == before["products"] and after["cart"] == before["cart"]
@@ -824,7 +837,7 @@ def test_atomic_recovery_of_a_charge_still_pending_refuses_it(mono, monkeypatch)
         mono.place()
     [entry] = mono.store.unfinished()
     mono.clock.now += RECOVER_AFTER + 1
-    assert len(mono.checkout.recover()["recovered"]) == 1
+    assert len(mono.recovery.recover()["recovered"]) == 1
     assert mono.billing_service.store.claim(entry["checkout_key"]) == "voided"
     assert mono.snapshot()["products"] == [(1, 5), (2, 3)]
     mono.provider.fail = None
@@ -832,23 +845,8 @@ def test_atomic_recovery_of_a_charge_still_pending_refuses_it(mono, monkeypatch)
         mono.billing_service.charge(entry["checkout_key"], USER, 100, dict(CARD))
 
 
-class Processes:
-    """Fake owners: checkouts run by ``me``; ``dead`` ones are known to be gone."""
-
-    def __init__(self):
-        self.me, self.dead = "host/1/1", set()
-
-    def owner(self) -> str:
-        return self.me
-
-    def alive(self, owner):
-        return owner not in self.dead
-
-
-def with_processes(side) -> Processes:
-    procs = Processes()
-    side.checkout.owner, side.checkout.owner_alive = procs.owner, procs.alive
-    return procs
+def with_processes(side) -> "Processes":
+    return side.procs
 
 
 def test_a_checkout_whose_process_died_is_recovered_at_once(saga, monkeypatch):
@@ -863,10 +861,10 @@ def test_a_checkout_whose_process_died_is_recovered_at_once(saga, monkeypatch):
     [entry] = saga.store.unfinished()
     assert entry["owner"] == "host/1/1"
 
-    procs.me = "host/2/1"                                # another worker; the first still runs
-    assert saga.checkout.recover()["recovered"] == []
+    procs.name = "host/2/1"                                # another worker; the first still runs
+    assert saga.recovery.recover()["recovered"] == []
     procs.dead.add("host/1/1")                           # now it is gone
-    report = saga.checkout.recover()                     # no waiting for recover_after
+    report = saga.recovery.recover()                     # no waiting for recover_after
     assert [r["checkout_key"] for r in report["recovered"]] == [entry["checkout_key"]]
     assert saga.billing.captured() == [] and saga.catalog.stock(1) == 5
 
@@ -880,7 +878,7 @@ def test_the_next_checkout_notices_a_dead_process(saga, monkeypatch):
         saga.place()
     saga.billing.unavailable = set()
     monkeypatch.undo()
-    procs.me, procs.dead = "host/2/1", {"host/1/1"}
+    procs.name, procs.dead = "host/2/1", {"host/1/1"}
 
     saga.cart.put(OTHER, 2, 1)
     saga.place(OTHER)
@@ -901,7 +899,7 @@ def test_atomic_the_next_checkout_gives_back_what_a_dead_worker_held_before_it_s
     monkeypatch.undo()
     mono.provider.fail = None
     assert mono.snapshot()["products"] == [(1, 3), (2, 2)]
-    procs.me, procs.dead = "host/2/1", {"host/1/1"}
+    procs.name, procs.dead = "host/2/1", {"host/1/1"}
 
     mono.cart_service.store.set_quantity(OTHER, 1, 5)    # needs all 5 mugs: only there if given back
     order, _ = mono.place_for(OTHER)

@@ -7,10 +7,9 @@ The provider here records, at every call, whether the calling thread holds a tra
 a provider call made inside one fails the test."""
 import pytest
 
-from shop.billing.service import BillingService
 from shop.billing.provider import SimulatedProvider
 from shop.errors import Conflict, PaymentDeclined, ServiceUnavailable
-from shop.orders.checkout import Checkout
+from shop.web.db import Database
 from tests.support.monolith_core import ADDRESS, CARD, monolith_core
 
 DECLINED = {**CARD, "card_number": "4000000000000002"}
@@ -41,14 +40,17 @@ class FailingRefunds(WatchedProvider):
             raise ServiceUnavailable("payment provider")
 
 
+def watched(tmp_path, provider_class):
+    """The monolith's real wiring, with a provider that watches the one database."""
+    db = Database(tmp_path / "monolith" / "shop.db")
+    provider = provider_class(db)
+    return monolith_core(tmp_path, db=db, provider=provider), provider
+
+
 @pytest.fixture
 def shop(tmp_path):
-    core = monolith_core(tmp_path)
-    provider = WatchedProvider(core.db)
-    core.billing = BillingService(core.billing.store, provider)
-    parts = {**core.checkout_parts(), "billing": core.billing}
-    checkout = Checkout(core.orders, cart=core.cart, **parts)
-    yield core, checkout, provider
+    core, provider = watched(tmp_path, WatchedProvider)
+    yield core, core.checkout, provider
     core.db.close()
 
 
@@ -100,8 +102,7 @@ def test_recovery_of_a_checkout_whose_worker_died_after_the_charge(shop):
     checkout._abort = lambda *args: None            # a dead process undoes nothing
     with pytest.raises(Died):
         checkout.place(1, ADDRESS, "standard", CARD)
-    report = Checkout(core.orders, cart=core.cart, **{**core.checkout_parts(), "billing": core.billing}
-                      ).recover(older_than=0)
+    report = core.orders.recovery.recover(older_than=0)
     assert len(report["recovered"]) == 1
     assert_never_inside(provider, "charge", "refund")
 
@@ -109,15 +110,13 @@ def test_recovery_of_a_checkout_whose_worker_died_after_the_charge(shop):
 def test_a_refund_the_provider_failed_is_finished_by_the_next_cancel(tmp_path):
     """The provider is told after the refund is decided (and committed): if it fails, the
     charge stays due and asking again tells it again; once it answered, never again."""
-    core = monolith_core(tmp_path)
-    provider = FailingRefunds(core.db)
-    billing = BillingService(core.billing.store, provider)
-    checkout = Checkout(core.orders, cart=core.cart, **{**core.checkout_parts(), "billing": billing})
+    core, provider = watched(tmp_path, FailingRefunds)
+    checkout = core.checkout
     core.cart.set_quantity(1, 11, 1)
     order, _ = checkout.place(1, ADDRESS, "standard", CARD)
     with pytest.raises(ServiceUnavailable):
         checkout.cancel(1, order["id"])
-    assert core.orders.get(1, order["id"])["status"] == "cancelling"
+    assert checkout.store.get(1, order["id"])["status"] == "cancelling"
     provider.fail = False
     assert checkout.cancel(1, order["id"])["status"] == "cancelled"
     assert [what for what, _ in provider.calls] == ["charge", "refund", "refund"]

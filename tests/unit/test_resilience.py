@@ -8,10 +8,12 @@ import socket
 import pytest
 
 from microservices import clients
-from microservices import http as http_module
+from microservices import pool as pool_module
 from microservices.config import Config, Resilience
 from microservices.gateway import is_repeatable
-from microservices.http import CALL, PROBE, CircuitBreaker, RetryBudget, ServiceClient
+from microservices.breaker import CALL, PROBE, CircuitBreaker
+from microservices.http import ServiceClient
+from microservices.retries import RetryBudget, RetryPolicy
 from shop import errors
 from shop.web import observability
 
@@ -160,7 +162,7 @@ def client(steps, clock=None, **policy):
             raise ConnectionRefusedError()
         return FakeConn(step), False
 
-    c._take = take
+    c.pool.take = take
     return c
 
 
@@ -174,11 +176,9 @@ def test_a_get_is_retried_with_backoff_after_a_refused_or_reset_connection_or_it
 
 
 def test_the_jitter_waits_between_half_and_all_of_the_backoff():
-    c = client([])
-    c.rng = lambda: 0.0
-    assert c._backoff(1) == pytest.approx(0.05) and c._backoff(3) == pytest.approx(0.2)
-    c.policy = Resilience(backoff=10.0)
-    assert c._backoff(1) <= 1.0                     # never more than MAX_BACKOFF
+    policy = RetryPolicy(Resilience(backoff=0.1), rng=lambda: 0.0)
+    assert policy.backoff(1) == pytest.approx(0.05) and policy.backoff(3) == pytest.approx(0.2)
+    assert RetryPolicy(Resilience(backoff=10.0), rng=lambda: 1.0).backoff(1) == 1.0   # never more than MAX_BACKOFF
 
 
 def test_retries_are_bounded(metrics):
@@ -291,7 +291,7 @@ def test_an_open_circuit_fails_fast_naming_the_service_and_a_probe_closes_it(met
     assert "tax" in err.value.message
     assert metrics.calls[-1] == "short_circuit"
     clock.now += 1.0
-    c._take = lambda: (c.__setattr__("sent", c.sent + 1), (FakeConn(OK), False))[1]
+    c.pool.take = lambda: (c.__setattr__("sent", c.sent + 1), (FakeConn(OK), False))[1]
     assert c.call("GET", "/x") == {"ok": True}      # the probe
     assert metrics.circuit == [True, False] and c.breaker.state == "closed"
 
@@ -328,26 +328,26 @@ def test_connections_older_than_the_max_age_are_closed_instead_of_pooled(monkeyp
     def connect(*args, **kwargs):
         raise NewConnection()
 
-    monkeypatch.setattr(http_module.http.client, "HTTPConnection", connect)
+    monkeypatch.setattr(pool_module, "PooledConnection", connect)
     clock = Clock()
     c = ServiceClient("tax", "http://127.0.0.1:9", connect_timeout=1, call_timeout=1,
                       resilience=Resilience(conn_max_age=5.0), clock=clock)
     young, old = FakeConn(OK), FakeConn(OK)
     young.born, old.born = clock.now - 4.9, clock.now - 5.0
-    c._give_back(young)
-    c._give_back(old)
+    c.pool.give_back(young)
+    c.pool.give_back(old)
     assert not young.closed and old.closed
-    assert c._idle == [(young, clock.now)]
+    assert c.pool.idle == [(young, clock.now)]
     clock.now += 0.2                                # now too old even to be taken
     with pytest.raises(NewConnection):              # so a new connection is opened
-        c._take()
-    assert young.closed and c._idle == []
+        c.pool.take()
+    assert young.closed and c.pool.idle == []
     forever = ServiceClient("tax", "http://127.0.0.1:9", connect_timeout=1, call_timeout=1,
                             resilience=Resilience(conn_max_age=0), clock=clock)
     ancient = FakeConn(OK)
     ancient.born = clock.now - 10_000
-    forever._give_back(ancient)
-    assert not ancient.closed and forever._take() == (ancient, True)
+    forever.pool.give_back(ancient)
+    assert not ancient.closed and forever.pool.take() == (ancient, True)
 
 
 # -- which calls are retried ----------------------------------------------------------------------

@@ -12,14 +12,14 @@ def spans(monkeypatch):
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setenv("SHOP_TRACING", "console")
+    monkeypatch.setattr(observability, "_tracing_mode", "console")
     monkeypatch.setattr(observability, "_tracer", provider.get_tracer("test"))
     monkeypatch.setattr(observability, "_tracer_pid", __import__("os").getpid())
     return exporter
 
 
 def test_tracing_is_off_unless_configured(monkeypatch):
-    monkeypatch.delenv("SHOP_TRACING", raising=False)
+    monkeypatch.setattr(observability, "_tracing_mode", "off")
     assert observability.tracer("catalog") is None
     assert observability.start_server_span("catalog", "GET /x", {}) is None
     headers = {}
