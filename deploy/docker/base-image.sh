@@ -28,7 +28,7 @@ if [[ ${SHOP_BASE_EXTRA_CAS:-1} == 1 ]] && compgen -G "/usr/local/share/ca-certi
     for crt in /usr/local/share/ca-certificates/*.crt; do
         hooks+=(--customize-hook="upload $crt /usr/local/share/ca-certificates/$(basename "$crt")")
     done
-    hooks+=(--customize-hook='chroot "$1" update-ca-certificates --fresh >/dev/null')
+    hooks+=(--customize-hook='chroot "$1" update-ca-certificates --fresh >/dev/null 2>&1')
 fi
 
 # minbase: essential packages only (no apt tools beyond apt itself). Documentation, man pages
