@@ -18,14 +18,14 @@ def port_variable(service: str) -> str:
     return f"{service.upper()}_PORT"      # MONOLITH_PORT, GATEWAY_PORT, CATALOG_PORT, ...
 
 
-def assert_limits_applied(docker: Docker, container: dict, resources: dict, *, reservations=True):
+def assert_limits_applied(docker: Docker, container: dict, resources: dict, *, soft_memory=True):
     """The limits the file declares, as Docker recorded them AND as the kernel enforces them."""
     name = container["Name"].lstrip("/")
     limits = resources["limits"]
     host = container["HostConfig"]
     assert host["NanoCpus"] == round(float(limits["cpus"]) * 1e9), (name, host["NanoCpus"], limits)
     assert host["Memory"] == byte_value(limits["memory"]), (name, host["Memory"], limits)
-    if reservations:   # Compose turns a memory reservation into a soft limit; a CPU one has no equivalent
+    if soft_memory:   # Compose turns the memory reservation into a soft limit; a CPU one has no equivalent
         assert host["MemoryReservation"] == byte_value(resources["reservations"]["memory"]), name
     kernel = docker.cgroup_limits(container["Id"])
     assert kernel == {"cpus": float(limits["cpus"]), "memory": byte_value(limits["memory"])}, (name, kernel)
