@@ -70,4 +70,13 @@ def images(docker) -> dict:
         config = docker.inspect(image, kind="image")[0]["Config"]
         assert config["User"] == "10001:10001", image
     compose.down(ALL_PROFILES)
+    TIMINGS.update(timings)
     return {"base": base, "tag": IMAGE_TAG, "images": sorted(services), "timings": timings}
+
+
+TIMINGS: dict[str, float] = {}
+
+
+def pytest_terminal_summary(terminalreporter):
+    if TIMINGS:
+        terminalreporter.write_line("build times: " + ", ".join(f"{k} {v:.0f} s" for k, v in TIMINGS.items()))

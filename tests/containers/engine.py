@@ -28,10 +28,26 @@ class EngineError(AssertionError):
 
 
 def docker_cli() -> str:
-    cli = os.environ.get("DOCKER") or shutil.which("docker")
-    if not cli:
+    """$DOCKER, else the first docker client here that can build with BuildKit (which reads each
+    Dockerfile's own .dockerignore): clients before 23.0 have it built in, later ones need the
+    buildx plugin. A machine can have two clients, e.g. a newer one in /usr/local/bin without
+    buildx and Debian's docker.io one in /usr/bin."""
+    if os.environ.get("DOCKER"):
+        return shutil.which(os.environ["DOCKER"]) or os.environ["DOCKER"]
+    found = []
+    for cli in (shutil.which("docker"), "/usr/bin/docker", "/usr/local/bin/docker"):
+        if cli and os.access(cli, os.X_OK) and os.path.realpath(cli) not in map(os.path.realpath, found):
+            found.append(cli)
+    if not found:
         raise EngineError("no docker client: install Docker (Debian: apt-get install docker.io docker-compose)")
-    return shutil.which(cli) or cli
+    for cli in found:
+        if run([cli, "buildx", "version"], check=False, timeout=30).returncode == 0:
+            return cli
+        version = run([cli, "version", "--format", "{{.Client.Version}}"], check=False, timeout=30).stdout
+        major = version.strip().split(".")[0]
+        if major.isdigit() and int(major) < 23:
+            return cli
+    return found[0]
 
 
 def run(argv, *, check=True, env=None, timeout=600, input=None) -> subprocess.CompletedProcess:
