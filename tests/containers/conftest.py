@@ -59,17 +59,19 @@ def images(docker) -> dict:
         base = LOCAL_BASE_IMAGE
         timings["base image"] = time.monotonic() - started
     compose = Compose(docker, "shop-ct-build", shop_env(SHOP_BASE_IMAGE=base), ALL_PROFILES)
-    # one service per image: the seven services and the gateway share shop-service
-    services = {}
-    for name, service in compose.config()["services"].items():
-        services.setdefault(service["image"], name)
-    started = time.monotonic()
-    compose("build", *services.values(), timeout=1200)
-    timings["images"] = time.monotonic() - started
-    for image in services:
-        config = docker.inspect(image, kind="image")[0]["Config"]
-        assert config["User"] == "10001:10001", image
-    compose.down(ALL_PROFILES)
+    try:
+        # one service per image: the seven services and the gateway share shop-service
+        services = {}
+        for name, service in compose.config()["services"].items():
+            services.setdefault(service["image"], name)
+        started = time.monotonic()
+        compose("build", *services.values(), timeout=1200)
+        timings["images"] = time.monotonic() - started
+        for image in services:
+            config = docker.inspect(image, kind="image")[0]["Config"]
+            assert config["User"] == "10001:10001", image
+    finally:
+        compose.down(ALL_PROFILES)
     TIMINGS.update(timings)
     return {"base": base, "tag": IMAGE_TAG, "images": sorted(services), "timings": timings}
 

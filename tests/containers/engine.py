@@ -77,6 +77,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def clean_environ() -> dict:
+    """This process's environment without what would change what Compose or Swarm reads from the
+    files: a developer's own SHOP_* settings, published ports, Compose's project settings."""
+    skip = ("COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "LOCUST_TARGET")
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("SHOP_") and not k.endswith("_PUBLISH_PORT") and k not in skip}
+
+
 class Docker:
     def __init__(self, cli: str | None = None):
         self.cli = cli or docker_cli()
@@ -167,7 +175,7 @@ class Compose:
         # An empty env file: a developer's deploy/.env must not change what the test runs.
         env_file = Path(self._env_dir.name) / "empty.env"
         env_file.write_text("")
-        self.env = {**os.environ, **env}
+        self.env = {**clean_environ(), **env}
         if self.version == 1:
             # v1 builds through the docker CLI with BuildKit only when told to; BuildKit reads
             # deploy/docker/<Dockerfile>.dockerignore (the legacy builder would send the whole

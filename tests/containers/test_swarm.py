@@ -4,13 +4,11 @@ reached through the node's published port, inspected, removed.
 The swarm is made here (`docker swarm init`) if this engine is in none, and left again at the
 end. This kind of kernel has no IPVS, which Swarm's virtual IPs and ingress routing mesh need:
 the stacks use DNS round robin and host-mode ports, and this checks that they do."""
-import os
-
 import pytest
 
 from tests.containers import checks
 from tests.containers.conftest import shop_env
-from tests.containers.engine import SWARM_DIR, EngineError, byte_value, free_port, wait_for
+from tests.containers.engine import SWARM_DIR, EngineError, byte_value, clean_environ, free_port, wait_for
 from tests.contract.test_smoke import test_health_names_the_architecture, test_unknown_route_is_json_404  # noqa: F401
 from tests.support.client import Api
 
@@ -45,9 +43,8 @@ class StackDeployment:
         self.port = free_port()
         self.file = SWARM_DIR / f"{stack}.yaml"
         self.url = f"http://127.0.0.1:{self.port}"
-        # the developer's own SHOP_* settings are not passed on: the stack file reads them
-        base = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_") and not k.endswith("_PUBLISH_PORT")}
-        self.env = {**base, **shop_env(MONOLITH_PUBLISH_PORT=str(self.port), GATEWAY_PUBLISH_PORT=str(self.port))}
+        self.env = {**clean_environ(), **shop_env(MONOLITH_PUBLISH_PORT=str(self.port),
+                                                  GATEWAY_PUBLISH_PORT=str(self.port))}
         self.label = f"label=com.docker.stack.namespace={self.namespace}"
 
     def name_of(self, container: dict) -> str:
