@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 DEPS   := $(VENV)/.deps-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run-monolith run-micro load demo compare verdicts bench audit scale test test-unit test-contract fuzz reset clean
+.PHONY: help install run-monolith run-micro load demo compare verdicts bench audit scale test test-unit test-contract fuzz test-containers reset clean
 
 help: ## List every target
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-16s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ test-contract: $(DEPS) ## Run only the public-API tests against both deployments
 FUZZ_EXAMPLES ?= 200
 fuzz: $(DEPS) ## Deep fuzzing of both deployments with schemathesis (FUZZ_EXAMPLES per operation, SEED=n to replay; CI runs a bounded one)
 	$(BIN)/python -m tests.support.fuzz --max-examples $(FUZZ_EXAMPLES) $(if $(SEED),--seed $(SEED))
+
+test-containers: $(DEPS) ## Build the images and run both deployments on Docker (Compose, Swarm): needs a Docker engine; not part of `make test`
+	SHOP_CONTAINER_TESTS=1 $(BIN)/python -m pytest tests/containers -vv --durations=5
 
 reset: ## Wipe all data (both deployments re-seed on their next start)
 	rm -rf data

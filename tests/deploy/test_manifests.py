@@ -594,11 +594,16 @@ def test_compose_and_kubernetes_run_the_same_images():
         build = service["build"]
         assert (DEPLOY / build["context"]).resolve() == ROOT
         assert (ROOT / build["dockerfile"]).is_file()
+        # the base image is the Dockerfiles' default unless SHOP_BASE_IMAGE says otherwise
+        assert build["args"] == {"BASE_IMAGE": DEFAULT_BASE_IMAGE}, name
+        assert interpolate(compose_raw(), {**COMPOSE_ENV, "SHOP_BASE_IMAGE": "b:1"})["services"][name][
+            "build"]["args"] == {"BASE_IMAGE": "b:1"}
     k8s = {c["image"] for v in VARIANTS for d in find(v, "Deployment") for c in containers(d)}
     assert k8s == {s["image"] for s in compose()["services"].values()}
 
 
 # ---- Dockerfiles -------------------------------------------------------------------------------
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
 DOCKERFILES = {"monolith": DOCKER / "Dockerfile.monolith", "service": DOCKER / "Dockerfile.service",
                "locust": DOCKER / "Dockerfile.locust"}
 
@@ -642,7 +647,9 @@ def copied(path: Path) -> list[str]:
 @pytest.mark.parametrize("image", DOCKERFILES)
 def test_dockerfile_basics(image):
     path = DOCKERFILES[image]
-    assert _values(path, "FROM") == ["python:3.11-slim"]
+    # the base is a build argument: the official image by default, a locally built one where no
+    # registry is reachable (deploy/docker/base-image.sh); declared before FROM, so FROM can use it
+    assert instructions(path)[:2] == [("ARG", f"BASE_IMAGE={DEFAULT_BASE_IMAGE}"), ("FROM", "${BASE_IMAGE}")]
     (user,) = _values(path, "USER")
     assert user.split(":")[0] not in ("root", "0")
     assert user == "10001:10001", "the Kubernetes securityContext says runAsUser 10001"
@@ -866,3 +873,89 @@ def test_the_entrypoint_refuses_a_known_secret(secret, monkeypatch):
     monkeypatch.setattr(os, "execve", lambda *a: (_ for _ in ()).throw(Exec()))
     with pytest.raises(Exec):
         entrypoint.main([])
+
+
+# ---- seeded shoppers: never by default in deploy/ ------------------------------------------------
+def test_nothing_in_deploy_seeds_the_published_shopper_accounts_by_default():
+    """The 500 load-test accounts share one published password: the code seeds them by default
+    (for `make run-*`, `make demo` and the load tests); everything in deploy/ turns that off, and a
+    load test turns it on explicitly."""
+    assert MonolithConfig.from_env({}).seed_shoppers and MicroConfig.from_env({}).seed_shoppers
+    for image in ("monolith", "service"):
+        env = _env(DOCKERFILES[image])
+        assert env["SHOP_SEED_SHOPPERS"] == "0", image
+        config = MonolithConfig if image == "monolith" else MicroConfig
+        assert not config.from_env(env).seed_shoppers, image
+    for name, service in compose()["services"].items():
+        if not name.startswith("locust"):
+            assert service["environment"]["SHOP_SEED_SHOPPERS"] == "0", name
+            on = interpolate(compose_raw(), {**COMPOSE_ENV, "SHOP_SEED_SHOPPERS": "1"})
+            assert on["services"][name]["environment"]["SHOP_SEED_SHOPPERS"] == "1", name
+    for variant in ("monolith", "microservices"):
+        for name in shop_deployments(variant):
+            assert not MicroConfig.from_env(entrypoint_env(variant, name)).seed_shoppers, name
+            assert not MonolithConfig.from_env(entrypoint_env(variant, name)).seed_shoppers, name
+    for stack in STACKS:
+        for name, service in swarm_stack(stack)["services"].items():
+            assert service["environment"]["SHOP_SEED_SHOPPERS"] == "0", (stack, name)
+
+
+# ---- Docker Swarm: the same deployments as compose.yaml, as stacks -------------------------------
+SWARM = DEPLOY / "swarm"
+STACKS = {"monolith": ("monolith",), "microservices": MICRO}
+
+
+@functools.cache
+def swarm_stack(name: str) -> dict:
+    return interpolate(yaml.safe_load((SWARM / f"{name}.yaml").read_text()))
+
+
+def test_every_stack_file_is_checked():
+    assert sorted(p.stem for p in SWARM.glob("*.y*ml")) == sorted(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_validate_against_the_compose_spec(stack):
+    schema = compose_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(swarm_stack(stack))]
+    assert not errors, "\n".join(errors)
+    # `docker stack deploy` of Docker 20.10 reads only the versioned format (3.x), with no
+    # profiles, builds or depends_on
+    raw = yaml.safe_load((SWARM / f"{stack}.yaml").read_text())
+    assert re.fullmatch(r"3\.\d+", raw["version"])
+    for service in raw["services"].values():
+        assert not {"build", "profiles", "depends_on", "restart", "container_name"} & set(service)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stacks_run_what_compose_runs(stack):
+    """Same services, images, settings, sizes and data volumes as the Compose profile."""
+    services, compose_services = swarm_stack(stack)["services"], compose()["services"]
+    assert set(services) == set(STACKS[stack])
+    for name, service in services.items():
+        theirs = compose_services[name]
+        assert service["image"] == theirs["image"], name
+        assert service["environment"] == theirs["environment"], name
+        assert service["deploy"]["resources"] == theirs["deploy"]["resources"], name
+        assert service.get("volumes", []) == theirs.get("volumes", []), name
+        assert service["stop_grace_period"] == theirs["stop_grace_period"], name
+        assert "healthcheck" not in service, "the image's HEALTHCHECK is the one that runs"
+        for volume in service.get("volumes", []):
+            assert volume.split(":")[0] in swarm_stack(stack)["volumes"]
+    stateful = {n for n in services if n in (*STATEFUL, "monolith")}
+    assert all(services[n]["deploy"]["replicas"] == 1 for n in stateful), "one SQLite file, one replica"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stacks_need_no_ipvs_and_publish_only_the_entry_point(stack):
+    """This kind of kernel has no IPVS: no virtual IPs, no ingress routing mesh."""
+    services = swarm_stack(stack)["services"]
+    for name, service in services.items():
+        assert service["deploy"]["endpoint_mode"] == "dnsrr", name
+        for port in service.get("ports", []):
+            assert port["mode"] == "host", name
+    published = {n: [(int(p["published"]), p["target"]) for p in s["ports"]] for n, s in services.items()
+                 if s.get("ports")}
+    entry = {"monolith": "monolith", "microservices": "gateway"}[stack]
+    assert published == {entry: [(DEFAULT_PORTS[entry], DEFAULT_PORTS[entry])]}
