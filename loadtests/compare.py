@@ -96,9 +96,11 @@ def expected_seconds(shape: str, opts: dict) -> float:
     return steps * opts["ramp-step-seconds"]
 
 
-def spike_schedule(capacities: dict[str, float | None]) -> dict:
-    """The same absolute spike for every deployment, from their measured capacities."""
-    known = [c for c in capacities.values() if c]
+def spike_schedule(capacities: dict[str, float | None], below_first: float | None = None) -> dict:
+    """The same absolute spike for every deployment, from their measured capacities. A
+    deployment that held not even the first step counts as ``below_first`` (the step below it)."""
+    known = [c if c else below_first for c in capacities.values()]
+    known = [c for c in known if c]
     if not known:
         raise RuntimeError("no deployment held even the capacity test's first step: nothing to size the spike from")
     low, high = min(known), max(known)
@@ -147,6 +149,57 @@ class CpuCap:
     def close(self):
         if self.group:
             self.group.close()
+
+
+class NodeCap:
+    """The CPU limits of the autoscaling scenario: a node in a box (loadtests/autoscaler.py)
+    instead of one quota for the whole deployment. Each deployable gets its own cgroup, with
+    replicas x its manifest's request (limit = request), and, with ``autoscale``, an HPA
+    following deploy/k8s's policies, within the node's CPU budget. Same calls as CpuCap: the
+    node starts with the load (``apply``) and its report is taken when the load ends (``lift``)."""
+
+    def __init__(self, kind, spec: dict):
+        """``kind``: the deployment's SUT class (its name and processes); ``sut`` is set once made."""
+        from loadtests import autoscaler, manifests
+        self.sut, self.spec, self.node, self.report = None, spec, None, None
+        self.cores = spec["budget"]
+        self.deployables = {n: d for n, d in manifests.read(kind.name).items() if n in kind.processes}
+        if spec.get("time_factor"):
+            self.deployables = manifests.time_scaled(self.deployables, spec["time_factor"])
+        self.env = autoscaler.start_env(self.deployables)   # start at the minimum replicas
+        self.applied = False
+
+    def entered(self):
+        return contextlib.nullcontext()
+
+    def apply(self) -> None:
+        from loadtests import autoscaler
+        if not self.applied:
+            self.applied = True
+            self.node = autoscaler.Node(self.sut, self.deployables, budget=self.spec["budget"],
+                                        sync_s=self.spec["sync_s"], autoscale=self.spec["autoscale"],
+                                        period_us=self.spec.get("period_us", cgroups.PERIOD_US),
+                                        name=f"compare-{os.getpid()}-{self.sut.name}")
+            self.node.start()
+
+    def throttling(self) -> dict | None:
+        return None   # per deployable, in the node's timeline
+
+    def lift(self) -> None:
+        if self.node is not None and self.report is None:
+            self.report = self.node.stop()   # the processes leave their groups, without limits
+
+    def describe(self) -> str:
+        mode = "autoscaled (HPA)" if self.spec["autoscale"] else "fixed at the minimum replicas"
+        return (f"a node of {self.cores:g} core: each deployable in its own cgroup, replicas x its request "
+                f"(limit = request), {self.spec.get('period_us', cgroups.PERIOD_US) // 1000} ms period, {mode}")
+
+    def close(self) -> None:
+        self.lift()
+
+    @property
+    def group(self):
+        return self.node
 
 
 def cap_note(cap_text: str) -> str:
@@ -305,7 +358,7 @@ class Timeline:
 
 def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus, locust_cpus,
             scenario: "scenarios.Scenario | None" = None, cap_cores: float | None = None,
-            env_extra: dict | None = None) -> dict:
+            env_extra: dict | None = None, node: dict | None = None) -> dict:
     data_dir = out / "data" / label
     env = base_env(len(sut_cpus) if sut_cpus else None)
     if scenario is not None:
@@ -313,11 +366,25 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
         # Checkouts cut short by a dying worker are undone this long after they started.
         env.setdefault("SHOP_CHECKOUT_RECOVER_AFTER_MS", "5000")
     env.update(env_extra or {})
-    sut = SUTS[target](data_dir, env)
-    cap = CpuCap(cap_cores, f"compare-{os.getpid()}-{label}")
+    if node is not None:   # the autoscaling scenario: the deployment starts at its minimum replicas
+        cap = NodeCap(SUTS[target], node)
+        env = {**env, **cap.env}
+    else:
+        cap = CpuCap(cap_cores, f"compare-{os.getpid()}-{label}")
+    sut = cap.sut = SUTS[target](data_dir, env)
     try:
-        with placed(sut_cpus, cap):   # the deployment's processes inherit both
-            sut.start(START_TIMEOUT_S)
+        for attempt in range(3):
+            try:
+                with placed(sut_cpus, cap):   # the deployment's processes inherit both
+                    sut.start(START_TIMEOUT_S)
+                break
+            except Exception as err:  # a free port taken meanwhile by another process: new ports
+                if "Address already in use" not in str(err) or attempt == 2:
+                    raise
+                print(f"  {label}: a port was taken before the deployment could bind it; again on other ports",
+                      flush=True)
+                sut.stop()
+                sut = cap.sut = SUTS[target](data_dir, env)
         return _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_cpus, scenario)
     finally:
         sut.stop()
@@ -397,6 +464,8 @@ def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_
     generator["avg_cpu_percent"] = round(sum(gen_cpu) / len(gen_cpu), 1)
     run["cpu_limit"] = {"cores": cap.cores if cap.group else None, "described": cap.describe(),
                         "throttling": throttling}
+    if isinstance(cap, NodeCap):
+        run["node"] = cap.report
     run["workers"] = sut.workers()
     run["events"] = timeline.events
     run["audit"] = books
@@ -507,6 +576,9 @@ def main(argv=None) -> int:
         return rebuild(Path(args.rebuild))
 
     scenario = scenarios.SCENARIOS[args.scenario] if args.scenario else None
+    if scenario is not None and scenario.node and cgroups.unavailable():
+        print(f"The {scenario.name} scenario cannot run here: {cgroups.unavailable()}.", file=sys.stderr)
+        return 2
     if scenario is None and args.shape == "spike":
         scenario = scenarios.SCENARIOS["spike"]
     if scenario is not None:
@@ -549,10 +621,21 @@ def main(argv=None) -> int:
             print(f"  {t}: " + ", ".join(f"--{k} {v:g}" for k, v in rates.items()), flush=True)
 
     runs: dict[str, list[dict]] = {t: [] for t in targets}
+    fixed_runs: dict[str, list[dict]] = {t: [] for t in targets}
     workers = {}
     for r in range(1, args.repeats + 1):
         order = targets if r % 2 else list(reversed(targets))  # alternate, so drift hits both alike
         for target in order:
+            if scenario is not None and scenario.node:
+                # The same spike on the node in a box, without and with the autoscaler.
+                for autoscale in ((False, True) if r % 2 else (True, False)):
+                    spec = node_spec(args.quick, autoscale)
+                    label = f"{target}-{r}-{'autoscaled' if autoscale else 'fixed'}"
+                    run = run_one(target, shape, per_target[target], out, label, sut_cpus, locust_cpus,
+                                  scenario, None, env_extra, node=spec)
+                    run["capacity_rps"] = capacities.get(target)
+                    (runs if autoscale else fixed_runs)[target].append(run)
+                continue
             run = run_one(target, shape, per_target[target], out, f"{target}-{r}", sut_cpus, locust_cpus,
                           scenario, cap, env_extra)
             run["capacity_rps"] = capacities.get(target)
@@ -574,7 +657,22 @@ def main(argv=None) -> int:
                                                          if k.endswith("-rps"))
     if scenario is not None:
         environment["scenario"] = f"{scenario.name}: {scenario.claim}"
-    return finish(out, name, scenario, shape, environment, runs, capacity_runs)
+    if scenario is not None and scenario.node:
+        environment["CPU limit of the system under test"] = (
+            f"a node of {scenarios.NODE_BUDGET:g} core: each deployable its own cgroup quota, replicas x its "
+            "request (deploy/k8s; limit = request), Kubernetes' 100 ms period")
+        environment["autoscaler"] = (f"Kubernetes' HPA algorithm with deploy/k8s's policies, sync every "
+                                     f"{node_spec(args.quick, True)['sync_s']:g} s"
+                                     + (" (windows and periods x 0.2: a quick run)" if args.quick else ""))
+    return finish(out, name, scenario, shape, environment, runs, capacity_runs, fixed_runs)
+
+
+def node_spec(quick: bool, autoscale: bool) -> dict:
+    spec = {"budget": scenarios.NODE_BUDGET, "sync_s": scenarios.NODE_SYNC_S, "autoscale": autoscale,
+            "period_us": cgroups.PERIOD_US}
+    if quick:
+        spec.update(scenarios.NODE_QUICK)
+    return spec
 
 
 def needs_capacity(scenario, args) -> bool:
@@ -597,7 +695,9 @@ def load_options(scenario, args, capacities: dict, target: str) -> dict:
     if scenario is None:       # the plain ramp: the capacity step test itself
         return {**opts, **{k: v for k, v in (CAPACITY_QUICK if args.quick else CAPACITY).items() if k != "shape"}}
     if scenario.load == "spike":
-        sized = spike_schedule(capacities) if capacities else dict(SPIKE_RATES_QUICK)
+        steps = CAPACITY_QUICK if args.quick else CAPACITY
+        sized = (spike_schedule(capacities, steps["ramp-start-rps"] / steps["ramp-factor"]) if capacities
+                 else dict(SPIKE_RATES_QUICK))
         if args.baseline_rps is not None:
             sized["baseline-rps"] = args.baseline_rps
         if args.peak_rps is not None:
@@ -622,20 +722,29 @@ def load_options(scenario, args, capacities: dict, target: str) -> dict:
 
 
 def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: dict[str, list[dict]],
-           capacity_runs: dict | None = None) -> int:
+           capacity_runs: dict | None = None, fixed_runs: dict | None = None) -> int:
     """The verdicts, summary.json and report.html of finished runs, and the terminal summary."""
     capacity_runs = capacity_runs or {}
+    fixed_runs = {t: rs for t, rs in (fixed_runs or {}).items() if rs}
+    for t, rs in fixed_runs.items():      # each autoscaled run meets its twin of the same repeat
+        for run, twin in zip(runs.get(t, []), rs):
+            run["fixed"] = twin
     heads = {t: headline(rs) for t, rs in runs.items()}
     verdicts = (scenario or scenarios.SCENARIOS["spike"]).verdicts(runs) if (scenario or shape == "spike") else []
     audits = {t: [(r.get("audit") or {}).get("ok") for r in rs] for t, rs in runs.items()}
     from loadtests import report
     notes = report_notes(runs, environment)
     preface = scenarios.section(scenario or scenarios.SCENARIOS["spike"], verdicts, runs) if verdicts else ""
+    if fixed_runs:
+        from loadtests import node_report
+        preface += node_report.section(runs)
     path = report.build(runs, out, title=f"Monolith vs microservices: {name}", environment=environment,
                         notes=notes, preface=preface, capacity_runs=capacity_runs)
     (out / "summary.json").write_text(json.dumps(  # last: a failure above leaves the old one
         {"environment": environment, "scenario": name, "verdicts": verdicts, "audits_ok": audits,
-         "headline": heads, "runs": runs, "capacity_runs": capacity_runs}, indent=1))
+         "headline": heads, "runs": {t: [{k: v for k, v in r.items() if k != "fixed"} for r in rs]
+                                         for t, rs in runs.items()},
+         "capacity_runs": capacity_runs, "fixed_runs": fixed_runs}, indent=1))
     print("\n" + terminal_table(heads))
     for v in verdicts:
         values = ", ".join(f"{t} {v['values'].get(t)}" for t in ("monolith", "microservices"))
@@ -663,7 +772,8 @@ def rebuild(out: Path) -> int:
     scenario = scenarios.SCENARIOS.get(name)   # none for the ramp: no verdicts
     shape = scenario.shape if scenario else environment.get("shape", name)
     environment["report rebuilt"] = f"{dt.datetime.now():%Y-%m-%d %H:%M} at commit {git_commit()}, from summary.json"
-    return finish(out, name, scenario, shape, environment, summary["runs"], summary.get("capacity_runs"))
+    return finish(out, name, scenario, shape, environment, summary["runs"], summary.get("capacity_runs"),
+                  summary.get("fixed_runs"))
 
 
 if __name__ == "__main__":

@@ -63,6 +63,9 @@ OVERLOAD_FACTOR = 2.0   # ... and this many times it during the fault phase
 OVERLOAD = {"steady-before": 20, "steady-fault": 30, "steady-after": 30}
 OVERLOAD_QUICK = {"steady-before": 5, "steady-fault": 8, "steady-after": 10}
 GOODPUT_GOAL = 0.8      # overload: goodput should stay at this share of capacity or more
+NODE_BUDGET = 1.0       # autoscale: the node's CPU (cores) for the shop
+NODE_SYNC_S = 15        # autoscale: the HPA's sync period (Kubernetes' default)
+NODE_QUICK = {"sync_s": 3, "time_factor": 0.2}   # a quick run: every window and period x 0.2
 # (the after phase is long enough for checkout's recovery rule: RECOVERY_CLEAN_S clean seconds)
 STEADY_QUICK = {"steady-users": 8, "steady-before": 5, "steady-fault": 6, "steady-after": 15}
 SPIKE = {"spike-users": 20, "spike-factor": 10, "spike-warmup": 30, "spike-rise": 5,
@@ -100,6 +103,7 @@ class Scenario:
     actions: dict = field(default_factory=dict)      # target -> [Action]
     verdicts: Callable = None                        # verdicts(runs) -> [dict]
     load: str = "steady"                             # spike | steady | overload: how the open model sizes it
+    node: bool = False                               # run on the node in a box, with and without the HPA
 
     def opts(self, quick: bool) -> dict:
         """The closed model's options (users)."""
@@ -386,6 +390,50 @@ def overload_verdicts(runs: dict) -> list[dict]:
     ]
 
 
+def autoscale_verdicts(runs: dict) -> list[dict]:
+    """The autoscaled runs (each with its fixed-replicas twin in run["fixed"])."""
+    from loadtests import nodes
+    claim = "in a spike, scaling only the hot services beats scaling the whole monolith"
+
+    def fixed(read):
+        return lambda r: read(r["fixed"]) if r.get("fixed") else None
+
+    def saved(r):
+        a, f = (r.get("slo") or {}).get("violation_seconds"), ((r.get("fixed") or {}).get("slo") or {}).get(
+            "violation_seconds")
+        return f - a if a is not None and f is not None else None
+
+    slo = lambda r: (r.get("slo") or {}).get("violation_seconds")   # noqa: E731
+    return [
+        verdict(claim, "seconds the SLO was broken, autoscaled", _per_target(runs, slo), "s", abs_noise=2),
+        verdict(claim, "seconds the SLO was broken, fixed at the minimum replicas",
+                _per_target(runs, fixed(slo)), "s", abs_noise=2),
+        verdict(claim, "SLO seconds the autoscaler saved (fixed - autoscaled)", _per_target(runs, saved), "s",
+                lower_is_better=False, abs_noise=2),
+        verdict(claim, "requests failed or shed during the spike, autoscaled (%)",
+                _per_target(runs, nodes.spike_failed_pct), "pct", abs_noise=0.5),
+        verdict(claim, "seconds from the spike's start until goodput was 95% of the offered load for 5 s",
+                _per_target(runs, nodes.goodput_recovery, none_is_worst=True), "s", abs_noise=2,
+                none_is_worst=True, note="no number: not before the spike ended"),
+        verdict(claim, "CPU allocated at the minimum replicas (cores)", _per_target(runs, nodes.minimum_cores),
+                "number", note="the manifests' requests, limit = request"),
+        verdict(claim, "peak CPU allocated (cores)",
+                _per_target(runs, lambda r: (r.get("node") or {}).get("peak_cpu_allocated")), "number",
+                note=f"the node's budget: {NODE_BUDGET:g} core"),
+        verdict(claim, "CPU core-seconds allocated over the run (the cost)", _per_target(runs, nodes.core_seconds),
+                "number"),
+        verdict(claim, "share of the allocation that went to the hot part (%)", _per_target(runs, nodes.hot_share),
+                "pct", lower_is_better=False, abs_noise=5,
+                note="microservices: gateway and catalog; monolith: the whole app"),
+        verdict(claim, "times a scale-up met the node's budget", _per_target(runs, nodes.budget_hits), "count",
+                abs_noise=0.5),
+        verdict(claim, "median seconds from a scale decision until the new worker served",
+                _per_target(runs, nodes.median_readiness), "s", abs_noise=0.5),
+        verdict(claim, "peak memory, all processes (MB)",
+                _per_target(runs, lambda r: r.get("resources", {}).get("peak_rss_mb")), "mb"),
+    ]
+
+
 # -- the scenarios ----------------------------------------------------------------------------
 def _restart(process):
     return lambda sut: round(sut.restart(process), 2)
@@ -420,6 +468,9 @@ SCENARIOS = {
                  "microservices": [Action("fault", f"restart {REDEPLOYED_SERVICE} (graceful)",
                                           _restart(REDEPLOYED_SERVICE))]},
         verdicts=redeploy_verdicts),
+    "autoscale": Scenario(
+        "autoscale", "in a spike, only the hot part needs to scale: scaling it alone beats scaling the monolith",
+        "spike", SPIKE, SPIKE_QUICK, verdicts=autoscale_verdicts, load="spike", node=True),
     "overload": Scenario(
         "overload", "past capacity, a deployment sheds load and keeps its goodput near capacity", "steady",
         {**STEADY, **OVERLOAD}, {**STEADY_QUICK, **OVERLOAD_QUICK}, verdicts=overload_verdicts, load="overload"),

@@ -24,13 +24,28 @@ from shop.web.gunicorn import master, pid_file, remove_pid_file
 from shop.web.settings import PROJECT_ROOT
 
 
+PORT_RANGE = (20000, 32000)   # below Linux's ephemeral range (32768-60999): the load generator's
+                              # own connections take ports from there, and would collide
+
+
 def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
+    """``n`` ports free now on 127.0.0.1, outside the ephemeral range. They are free only until
+    something else binds them: a start that finds one taken tries again (MonolithSUT.start)."""
+    import random
+    socks, ports = [], []
+    rng = random.Random()
+    while len(ports) < n:
+        port = rng.randrange(*PORT_RANGE)
+        if port in ports:
+            continue
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
         socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
+        ports.append(port)
     for s in socks:
         s.close()
     return ports

@@ -41,6 +41,9 @@ def rows(summary: dict) -> list[dict]:
     if name not in SCENARIOS:
         return []
     runs = summary["runs"]
+    for t, twins in (summary.get("fixed_runs") or {}).items():   # autoscale: each run's fixed twin
+        for run, twin in zip(runs.get(t, []), twins):
+            run["fixed"] = twin
     repeats = min(len(rs) for rs in runs.values())
     judge = SCENARIOS[name].verdicts
     each = [judge({t: [rs[i]] for t, rs in runs.items()}) for i in range(repeats)]

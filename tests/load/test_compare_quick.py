@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from loadtests import compare
+
 TARGETS = ["monolith", "microservices"]
 
 
@@ -84,14 +86,16 @@ def test_summary_has_resources_of_each_deployment(summary):
 
 
 def test_the_spike_was_sized_from_the_measured_capacities(summary):
-    capacities = {t: summary["capacity_runs"][t]["capacity"]["rps"] for t in TARGETS}
-    assert all(isinstance(c, (int, float)) and c > 0 for c in capacities.values()), capacities
+    # On a busy machine a deployment may hold not even the first step: it then counts as the
+    # step below it (compare.spike_schedule).
+    below_first = compare.CAPACITY_QUICK["ramp-start-rps"] / compare.CAPACITY_QUICK["ramp-factor"]
+    capacities = {t: summary["capacity_runs"][t]["capacity"]["rps"] or below_first for t in TARGETS}
     options = [summary["runs"][t][0]["shape_options"] for t in TARGETS]
     assert options[0]["baseline_rps"] == options[1]["baseline_rps"] == round(0.25 * min(capacities.values()), 1)
     assert options[0]["peak_rps"] == options[1]["peak_rps"] == round(
         min(10 * options[0]["baseline_rps"], 2 * max(capacities.values())), 1)
     for t in TARGETS:
-        assert summary["runs"][t][0]["capacity_rps"] == capacities[t]
+        assert summary["runs"][t][0]["capacity_rps"] == summary["capacity_runs"][t]["capacity"]["rps"]
 
 
 def test_overload_fails_only_the_graceful_way(summary):
@@ -126,7 +130,7 @@ def test_terminal_shows_progress_and_the_table(finished):
     assert text.startswith("measuring each deployment's capacity"), text[:300]
     assert "comparing monolith, microservices: spike (open model, spike shape)" in text, text[:1500]
     for target in TARGETS:
-        assert re.search(rf"^  {target}: capacity [\d.]+ req/s", text, re.M), text[:2000]
+        assert re.search(rf"^  {target}: capacity ([\d.]+|None) req/s", text, re.M), text[:2000]
         progress = [line for line in text.splitlines() if re.match(rf"\s+{target}-1\s+\[[# ]{{20}}\]", line)]
         assert progress, f"no progress lines for {target}:\n{text}"
         assert all("SUT CPU" in line for line in progress)

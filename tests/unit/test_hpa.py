@@ -215,19 +215,23 @@ def test_scale_events_in_both_directions_count_towards_a_period():
 
 # -- the project's manifests -----------------------------------------------------------------
 def test_the_catalogs_manifest_policy_through_a_spike_and_the_calm_after_it():
-    spec = manifests.read("microservices")["catalog"].autoscaler     # 1..4, 70%, up x2/15 s, down -1/60 s after 300 s
+    catalog = manifests.read("microservices")["catalog"]
+    spec = catalog.autoscaler          # 70%, up x2 per 15 s, down 1 per 60 s after a 300 s window
+    request = catalog.resources.cpu_request_m / 1000
     clock = Clock()
     h = HPA(spec, clock=clock)
     counts, current = [], spec.min_replicas
-    for t in range(0, 900, 15):
-        load = 3.0 if t < 60 else 0.1     # cores' worth of requests: a spike for a minute, then calm
-        utilization = 100 * load / (current * 0.2)                  # the catalog's 200m request
+    for t in range(0, 1200, 15):
+        load = 50 * request if t < 60 else 0.1 * request   # a spike for a minute, then calm
+        utilization = 100 * load / (current * request)
         current = sync(h, current, utilization)
         counts.append((t, current))
         clock.advance(15)
     by_time = dict(counts)
-    assert [by_time[t] for t in (0, 15, 30)] == [2, 4, 4]          # doubling, capped at maxReplicas
+    doubling = [min(spec.max_replicas, spec.min_replicas * 2 ** (k + 1)) for k in range(3)]
+    assert [by_time[t] for t in (0, 15, 30)] == doubling        # doubling, capped at maxReplicas
+    peak = max(c for _, c in counts)
     downs = [t for (t, c), (_, before) in zip(counts[1:], counts) if c < before]
     # The spike's last proposal was at t=45: nothing goes before it is 300 s old, then one pod a minute.
-    assert downs == [345, 405, 465], counts
-    assert by_time[885] == spec.min_replicas
+    assert downs == [345 + 60 * k for k in range(peak - spec.min_replicas)], counts
+    assert counts[-1][1] == spec.min_replicas

@@ -89,7 +89,17 @@ def fast(d: manifests.Deployable, **changes) -> manifests.Deployable:
     return replace(d, autoscaler=replace(d.autoscaler.time_scaled(0.002), **changes))
 
 
-MICRO = manifests.read("microservices")
+def sized(d: manifests.Deployable, cpu_m: int, max_replicas: int | None = None) -> manifests.Deployable:
+    d = replace(d, resources=replace(d.resources, cpu_request_m=cpu_m, cpu_limit_m=cpu_m))
+    return replace(d, autoscaler=replace(d.autoscaler, max_replicas=max_replicas)) if max_replicas else d
+
+
+# The real manifests' deployables and policies, at fixed sizes: the arithmetic below must not
+# move when deploy/sizing.py re-derives the requests (tests/unit/test_manifests_reader.py reads
+# the real sizes).
+_REAL = manifests.read("microservices")
+MICRO = {**_REAL, "catalog": sized(_REAL["catalog"], 200, 4), "gateway": sized(_REAL["gateway"], 250, 8),
+         "cart": sized(_REAL["cart"], 50)}
 
 
 def test_the_start_env_starts_each_deployable_at_its_minimum():
