@@ -1,6 +1,7 @@
-"""The quick comparisons (`make compare QUICK=1`: the spike, and every fault scenario) run
-once per session, all at the same time, each in its own process: they share the CPUs, so
-their numbers mean nothing in the tests (none is asserted), and the suite stays short."""
+"""The quick comparisons (`make compare QUICK=1`: the spike, every scenario, the overload with
+and without admission control) run once per session, four at a time, each in its own process:
+they share the CPUs, so their numbers mean nothing in the tests (none is asserted), and the
+suite stays short."""
 import subprocess
 import sys
 import time
