@@ -45,6 +45,7 @@ class Collector:
         self.samples: list[tuple] = []
         self.arrivals: list[tuple] = []
         self.ticks: list[tuple] = []
+        self.accounts: set[int] = set()   # shopper accounts this process's visits used
 
     def start(self) -> None:
         self._reset()
@@ -74,7 +75,7 @@ class Collector:
 
     def flush(self, final: bool = False) -> None:
         batch = {"pid": os.getpid(), "samples": self.samples, "arrivals": self.arrivals, "ticks": self.ticks,
-                 "final": final}
+                 "accounts": sorted(self.accounts), "final": final}
         self._reset()
         self.sink(batch)
 
@@ -100,6 +101,7 @@ class Recorder:
         self.samples: list[tuple] = []
         self.arrivals: list[tuple] = []
         self.ticks: dict = {}          # process -> [(t, in_flight, cpu %)]
+        self.accounts: dict = {}       # process -> shopper accounts its visits used
         self.users: list[tuple[float, int]] = []
 
     # -- gathering ---------------------------------------------------------------------
@@ -120,6 +122,7 @@ class Recorder:
         self.samples.extend(tuple(s) for s in batch["samples"])
         self.arrivals.extend(tuple(a) for a in batch["arrivals"])
         self.ticks.setdefault(source, []).extend(tuple(t) for t in batch["ticks"])
+        self.accounts.setdefault(source, set()).update(batch.get("accounts") or [])
         if batch.get("final"):
             self._finals.add(source)
 
@@ -179,6 +182,7 @@ class Recorder:
         ticks = {str(k): [(t - t0, n, cpu) for t, n, cpu in rows] for k, rows in self.ticks.items()}
         result = summary.summarize(samples, self.users, phases, duration, meta, arrivals=arrivals,
                                    ticks=ticks, slo_ms=slo_ms)
+        result["shopper_accounts"] = {str(k): sorted(v) for k, v in self.accounts.items() if v}
         self.t0 = None
         return result
 

@@ -75,6 +75,8 @@ class Visitors(FastHttpUser):
         recorder.on_arrival(wall, funnel.planned_requests(steps, cancel), dropped)
         if dropped:
             return
+        if account is not None:
+            recorder.accounts.add(account)
         seed = rng.getrandbits(32)
         self.visits.spawn(self._visit, intended, steps, cancel, account, token, seed)
 
