@@ -95,6 +95,14 @@ class CpuGroup:
             (self.cpu_dir / "cpu.max").write_text(f"{'max' if quota < 0 else quota} {self.period_us}")
         self._limit = cores
 
+    def set_weight(self, times: float) -> None:
+        """How much CPU the group gets against others when the CPU is contended: ``times``
+        the default share (v1 cpu.shares 1024, v2 cpu.weight 100). The quota still caps it."""
+        if self.layout == "v1":
+            (self.cpu_dir / "cpu.shares").write_text(str(max(2, round(1024 * times))))
+        else:
+            (self.cpu_dir / "cpu.weight").write_text(str(min(10000, max(1, round(100 * times)))))
+
     # -- members -----------------------------------------------------------------------
     def add(self, pid: int) -> None:
         """Move a process (all its threads) into the group; its future children are born in it."""

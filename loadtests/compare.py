@@ -73,6 +73,8 @@ PEAK_CAP = 2.0              # ... but at most this many times the higher capacit
 SUT_CPU = 0.5               # cores the system under test may use (a cgroup quota)
 START_TIMEOUT_S = 180       # at most this long for a deployment to start (a bound: starting waits for /healthz)
 SUT_CPU_PERIOD_US = 10_000  # a short quota period: see cap_note()
+MEASURED_WEIGHT = 8         # the system under test's CPU weight against other processes (8x)
+LOCUST_NICE = -5            # and the load generator's priority (root only; others keep theirs)
 PACKAGES = ["flask", "werkzeug", "gunicorn", "locust", "urllib3", "requests", "psutil"]
 
 
@@ -124,6 +126,8 @@ class CpuCap:
         self.reason = cgroups.unavailable()
         if self.reason is None:
             self.group = cgroups.CpuGroup(name, period_us=SUT_CPU_PERIOD_US)
+            # Whatever else runs on the machine gets less of the CPU than the system under test.
+            self.group.set_weight(MEASURED_WEIGHT)
 
     def apply(self) -> None:
         if self.group and not self.applied:
@@ -181,6 +185,8 @@ class NodeCap:
                                         period_us=self.spec.get("period_us", cgroups.PERIOD_US),
                                         name=f"compare-{os.getpid()}-{self.sut.name}")
             self.node.start()
+            for group in self.node.groups.values():   # as CpuCap: ahead of the machine's other processes
+                group.set_weight(MEASURED_WEIGHT)
 
     def throttling(self) -> dict | None:
         return None   # per deployable, in the node's timeline
@@ -406,7 +412,13 @@ def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_
         if key != "shape":
             cmd += [f"--{key}", str(value)]
     log = open(out / "logs" / f"{label}-locust.log", "w")
-    preexec = (lambda: os.sched_setaffinity(0, locust_cpus)) if locust_cpus else None
+    def preexec():
+        if locust_cpus:
+            os.sched_setaffinity(0, locust_cpus)
+        try:   # a busy machine disturbs the load generator less (root only; else it keeps its priority)
+            os.setpriority(os.PRIO_PROCESS, 0, LOCUST_NICE)
+        except OSError:
+            pass
     metrics_before = scrape.scrape(sut.metrics_urls())
     timeline = Timeline(sut, scenario.actions.get(target, []) if scenario else [],
                         scenario.action_times(opts) if scenario else {}, Path(f"{run_file}.started"),
@@ -647,6 +659,9 @@ def main(argv=None) -> int:
     environment["CPU limit of the system under test"] = (f"{cap:g} core (cgroup quota, {SUT_CPU_PERIOD_US // 1000} ms "
                                                          "period)" if cap else f"none: {cap_reason}")
     environment["admission control"] = args.admission
+    environment["priority"] = (f"the system under test's cgroup has {MEASURED_WEIGHT}x the default CPU weight and "
+                               f"Locust runs at nice {LOCUST_NICE}, so other processes on the machine disturb "
+                               "the measurement less (root only)")
     if args.quick:
         environment["QUICK"] = "a smoke run of the pipeline, not a measurement"
     if capacities:
