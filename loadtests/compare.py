@@ -630,7 +630,8 @@ def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: 
     audits = {t: [(r.get("audit") or {}).get("ok") for r in rs] for t, rs in runs.items()}
     from loadtests import report
     notes = report_notes(runs, environment)
-    preface = scenarios.section(scenario or scenarios.SCENARIOS["spike"], verdicts, runs) if verdicts else ""
+    preface = scenarios.section(scenario or scenarios.SCENARIOS["spike"], verdicts, runs,
+                                quick=bool(environment.get("QUICK"))) if verdicts else ""
     path = report.build(runs, out, title=f"Monolith vs microservices: {name}", environment=environment,
                         notes=notes, preface=preface, capacity_runs=capacity_runs)
     (out / "summary.json").write_text(json.dumps(  # last: a failure above leaves the old one

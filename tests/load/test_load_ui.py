@@ -41,8 +41,16 @@ def test_nothing_answering_names_target_url_and_command(target, url, command):
     assert message is not None
     assert target in message
     assert url in message
-    assert f"`{command}`" in message
+    assert f'"{command}"' in message
     assert "make demo" in message
+    assert "`" not in message                     # shown as plain text in the web UI
+
+
+def test_the_messages_speak_of_the_microservices_in_the_plural():
+    assert targets.not_running_message("microservices", "http://x", None).startswith(
+        "The microservices are not running at http://x. Start them")
+    assert targets.not_running_message("monolith", "http://x", None).startswith(
+        "The monolith is not running at http://x. Start it")
 
 
 @pytest.mark.parametrize("target, other", [("monolith", "microservices"), ("microservices", "monolith")])
