@@ -101,6 +101,7 @@ def context(runs: dict, charts, title: str, environment: dict | None, notes: lis
         "preface": Markup(preface or ""),
         "headline": headline_context(runs) if present else {"rows": []},
         "memory_note": numbers.MEMORY_NOTE,
+        "memory_label": numbers.MEMORY_LABEL,
         "honest": honest_context(runs, environment),
         "charts": chart_context(charts),
         "capacity": {"lines": capacity_lines, "steps": numbers.capacity_steps(capacity_runs)}

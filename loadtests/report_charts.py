@@ -221,7 +221,7 @@ def empty_panel(ax, text: str) -> None:
 
 
 def latency_panel(ax, values, slo=None) -> None:
-    log = wants_log(values)
+    log = wants_log(list(values) + ([slo] if slo else []))
     if log:
         ax.set_yscale("log")
     ms_axis(ax.yaxis, log)
@@ -303,6 +303,7 @@ def load_chart(runs: dict) -> Figure | None:
         empty_panel(err_ax, "no errors")
     else:
         err_ax.legend(loc="upper right", fontsize=7)
+    flight_ax.set_ylim(bottom=0, top=max(1.0, flight_ax.get_ylim()[1]))   # a count: never below 0
     shade(axes, windows_of(chosen), targets)
     finish(axes, "seconds since the load started", time_extent(runs))
     fig.suptitle("Offered, answered and good requests, per second")

@@ -208,7 +208,7 @@ HEADLINE = [
     Metric("Error %, whole run", ("totals", "all", "error_pct"), "pct", abs_noise=0.5),
     Metric("Error %, during the spike", ("totals", "spike", "error_pct"), "pct", abs_noise=0.5),
     Metric("p95 ms before the spike (baseline)", ("baseline_p95_ms",), "ms", abs_noise=5),
-    Metric("Peak users", ("peak_users",), "count", judged=False),
+    Metric("Peak users", (), "count", judged=False, getter=lambda r: _ABSENT if is_open(r) else r.get("peak_users", _ABSENT)),
     Metric("Ramp: best requests/s of a step", (), "rate", lower_is_better=False, abs_noise=5, getter=best_step_rps),
     Metric("Ramp: saturated at users", (), "count", lower_is_better=False, none_means="did not saturate",
            getter=saturation_users),
@@ -295,7 +295,7 @@ def compare_cells(metric: Metric, base: Cell | None, other: Cell | None) -> tupl
                         None if other.n_null > other.n_runs / 2 else other.median, metric.kind,
                         metric.lower_is_better, metric.abs_noise, none_is_worst=True)
                   if metric.judged and metric.none_is_worst else "")
-        return DASH, better
+        return DASH, "" if better == "-" else better
     ratio = ratio_text(base.median, other.median, metric.kind)
     better = (judge(base.median, other.median, metric.kind, metric.lower_is_better, metric.abs_noise)
               if metric.judged else NOT_JUDGED)
@@ -338,7 +338,7 @@ def compare_sentence(row: Row) -> tuple[str, bool]:
     o = fmt_value(other.median, metric.kind) if other.values else metric.none_means
     stem = f"{metric.label}: {BASE} {b}, {OTHER} {o}"
     if base.n_null or other.n_null:
-        if row.better and row.better != WITHIN_NOISE:
+        if row.better and row.better not in (WITHIN_NOISE, "-"):
             return f"{stem}; better: {row.better}.", False
         return f"{stem}.", True
     is_small = row.better in (WITHIN_NOISE, "-")
