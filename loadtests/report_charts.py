@@ -236,8 +236,10 @@ def timeline_chart(runs: dict) -> Figure | None:
     if not chosen:
         return None
     targets = ordered_targets(runs)
-    fig, axes = new_figure(4, 8.5)
     panels = [("users", "users"), ("rps", "requests/s"), ("p95_ms", "p95 ms"), ("fails", "errors/s")]
+    if all(is_open(r) for rs in chosen.values() for r in rs):
+        panels = panels[1:]   # the open model has no users to draw (one Visitors user per process)
+    fig, axes = new_figure(len(panels), 2.1 * len(panels) + 0.1)
     p95, fails = [], []
     for t in targets:
         if t not in chosen:
@@ -250,11 +252,11 @@ def timeline_chart(runs: dict) -> Figure | None:
                 fails += values
     for ax, (_, label) in zip(axes, panels):
         ax.set_ylabel(label)
-    latency_panel(axes[2], p95)
+    latency_panel(axes[-2], p95)
     if not any(v > 0 for v in fails if not math.isnan(v)):
-        for line in axes[3].get_lines():
+        for line in axes[-1].get_lines():
             line.remove()
-        empty_panel(axes[3], "no errors")
+        empty_panel(axes[-1], "no errors")
     shade(axes, windows_of(chosen), targets)
     finish(axes, "seconds since the load started", time_extent(runs))
     fig.suptitle("Over time")

@@ -116,6 +116,13 @@ def test_latency_per_endpoint_is_dots_not_bars_and_a_missing_one_says_na(mono, m
     assert ax.xaxis.get_major_formatter()(200, 0) == "200"
 
 
+def test_an_open_model_timeline_has_no_users_panel(mono):
+    run = copy.deepcopy(mono)
+    run["model"] = "open"
+    fig = charts.timeline_chart({"monolith": [run]})
+    assert [ax.get_ylabel() for ax in fig.axes] == ["requests/s", "p95 ms", "errors/s"]
+
+
 def test_charts_without_data_are_left_out():
     assert charts.timeline_chart({}) is None
     assert charts.load_chart({"monolith": [{"timeline": []}]}) is None
