@@ -23,10 +23,19 @@ run-monolith: $(DEPS) ## Run the monolith on :8000 in the foreground (Ctrl-C sto
 run-micro: $(DEPS) ## Run the 7 services and the gateway on :8080 in the foreground (Ctrl-C stops all)
 	$(BIN)/python -m microservices
 
-load: $(DEPS) ## Locust web UI on :8089 (pick Target and Shape in the form; start the shop first)
-	$(BIN)/locust -f loadtests/locustfile.py --web-host 127.0.0.1 --web-port 8089 --host http://127.0.0.1:8000
+# The Locust web UI's address, and where `make load` finds the deployments (the same variables
+# `make run-monolith`, `make run-micro` and `make demo` read).
+LOCUST_WEB_HOST ?= 127.0.0.1
+LOCUST_WEB_PORT ?= 8089
+MONOLITH_PORT   ?= 8000
+GATEWAY_PORT    ?= 8080
+export LOCUST_WEB_HOST LOCUST_WEB_PORT
+load: $(DEPS) ## Locust web UI on :8089 (LOCUST_WEB_PORT); start the shop first (it finds it at MONOLITH_PORT, GATEWAY_PORT)
+	$(BIN)/locust -f loadtests/locustfile.py --web-host $(LOCUST_WEB_HOST) --web-port $(LOCUST_WEB_PORT) \
+		--monolith-url http://127.0.0.1:$(MONOLITH_PORT) --microservices-url http://127.0.0.1:$(GATEWAY_PORT) \
+		--host http://127.0.0.1:$(MONOLITH_PORT)
 
-demo: $(DEPS) ## Both deployments and the Locust web UI in one command; prints the URL to open
+demo: $(DEPS) ## Both deployments and the Locust web UI (LOCUST_WEB_PORT, MONOLITH_PORT, GATEWAY_PORT, ...)
 	$(BIN)/python -m loadtests.demo
 
 SHAPE   ?= spike

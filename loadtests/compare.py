@@ -749,7 +749,8 @@ def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: 
     audits = {t: [(r.get("audit") or {}).get("ok") for r in rs] for t, rs in runs.items()}
     from loadtests import report
     notes = report_notes(runs, environment)
-    preface = scenarios.section(scenario or scenarios.SCENARIOS["spike"], verdicts, runs) if verdicts else ""
+    preface = scenarios.section(scenario or scenarios.SCENARIOS["spike"], verdicts, runs,
+                                quick=bool(environment.get("QUICK"))) if verdicts else ""
     if fixed_runs:
         from loadtests import node_report
         preface += node_report.section(runs)

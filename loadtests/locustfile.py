@@ -54,6 +54,8 @@ def _options(parser):
 @events.init.add_listener
 def _init(environment, **_):
     environment.shop_pool = POOL
+    environment.shop_run = ui.RunState()       # what the web UI shows: preparing, running, stopped
+    ui.quiet_spawn_rate_warning()
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         environment.shop_recorder = Recorder(environment)
@@ -84,7 +86,14 @@ def _start(environment, **_):
     # Unconditional: the Host field keeps whatever was typed last, the Target decides.
     environment.host = ui.url_for_target(environment, o.target)
     processes = max(1, runner.worker_count) if isinstance(runner, MasterRunner) else 1
-    _prepare_shoppers(environment, processes)
+    state = environment.shop_run
+    state.preparing(o.target, environment.host, o.model, o.shape, _shoppers_needed(o),
+                    lambda: len(POOL.tokens(environment.host)))
+    try:
+        _prepare_shoppers(environment, processes)
+    except Exception as err:   # the web UI must not wait for a run that will not come
+        state.failed(f"signing in the shoppers failed: {err}")
+        raise
     o.shop_t0, o.shop_processes = time.time(), processes   # sent to the workers with the spawn message
     environment.shop_open = OpenPlan(schedule(o), o.shop_t0, processes, 0, o.seed)
     environment.shop_recorder.start(o.shop_t0)
@@ -92,6 +101,27 @@ def _start(environment, **_):
         environment.shop_collector.start()
     if environment.shape_class is not None:
         environment.shape_class.reset_time()  # the shape's clock starts now, not before the logins
+    state.running(planned_seconds(environment))
+
+
+def _shoppers_needed(o) -> int:
+    if o.model == "closed":
+        peak = {"spike": o.spike_users * o.spike_factor, "steady": o.steady_users}.get(o.shape, o.ramp_max_users)
+        needed = int(peak * Shopper.weight / (Shopper.weight + Browser.weight)) + 2
+    else:
+        needed = o.shoppers
+    return max(1, min(shopdata.SHOPPER_COUNT, needed, o.shoppers))
+
+
+def planned_seconds(environment) -> float | None:
+    """How long the shape runs if nobody stops it (a ramp may end sooner: it saturates)."""
+    o = environment.parsed_options
+    if o.model == "open":
+        return environment.shop_open.schedule.end
+    current = getattr(environment.shape_class, "current", None)
+    if current is not None and hasattr(current, "schedule"):
+        return current.schedule()["end"]
+    return None
 
 
 def _prepare_shoppers(environment, processes: int):
@@ -100,12 +130,7 @@ def _prepare_shoppers(environment, processes: int):
     mode each worker then gets the tokens of its share of the accounts."""
     o = environment.parsed_options
     host = environment.host
-    if o.model == "closed":
-        peak = {"spike": o.spike_users * o.spike_factor, "steady": o.steady_users}.get(o.shape, o.ramp_max_users)
-        needed = int(peak * Shopper.weight / (Shopper.weight + Browser.weight)) + 2
-    else:
-        needed = o.shoppers
-    needed = max(1, min(shopdata.SHOPPER_COUNT, needed, o.shoppers))
+    needed = _shoppers_needed(o)
     cached = accounts.load_cache(POOL, host, o.tokens_file) if o.tokens_file else 0
     started = time.monotonic()
     done = accounts.prewarm(POOL, host, needed, shopdata.SHOPPER_PASSWORD)
@@ -149,9 +174,16 @@ def _stop(environment, **_):
             log.warning("no final results from %d worker(s): their last second may be missing", len(missing))
     recorder = environment.shop_recorder
     if recorder.t0 is None:
+        environment.shop_run.idle()
         return
     o = environment.parsed_options
     shape = environment.shape_class
+    elapsed = time.time() - recorder.t0
+    planned = planned_seconds(environment)
+    stop_reason = getattr(shape, "stop_reason", None)
+    # Complete: the shape ended by itself (a ramp that saturated, or the schedule's end), not a
+    # Stop button (or a time limit) part-way through.
+    complete = bool(stop_reason) or (planned is not None and elapsed >= planned - 1.5)
     meta = {
         "target": getattr(o, "target", None),
         "url": environment.host,
@@ -164,10 +196,24 @@ def _stop(environment, **_):
         "started_epoch": recorder.t0,
         "stop_reason": getattr(shape, "stop_reason", None),
         "load_generators": getattr(environment.shop_open, "processes", 1),
+        "complete": complete,
+        "stopped_early": not complete,
+        "planned_duration_s": planned,
     }
+    if not getattr(o, "run_file", ""):   # a web-UI run: make compare records its own environment
+        meta["environment"] = ui.run_environment(environment)
     if o.model == "open":
         meta["schedule"] = [list(p) for p in environment.shop_open.schedule.points]
     phases = shape.phases() if shape is not None and hasattr(shape, "phases") else []
     result = recorder.finish(meta, phases, o.slo_ms)
-    if result is not None:
-        recorder.save(result, o)
+    if result is None:
+        environment.shop_run.idle()
+        return
+    path = recorder.save(result, o)
+    environment.shop_run.stopped(str(path), complete, round(elapsed, 1))
+
+
+@events.test_stopping.add_listener
+def _stopping(environment, **_):
+    if not isinstance(environment.runner, WorkerRunner):
+        environment.shop_run.stopping()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from loadtests import summary
-from loadtests.report import esc, fmt_value
+from loadtests.report_numbers import fmt_value
 from loadtests.sut import answers_healthz
 
 NOISE = 0.20  # relative differences under this are noise on a shared machine
@@ -478,31 +478,37 @@ SCENARIOS = {
 
 
 # -- the report's section -----------------------------------------------------------------------
+def section(scenario: Scenario, verdicts: list[dict], runs: dict, quick: bool = False) -> str:
+    """The report's verdict section (loadtests/templates/verdict.html.j2): the claim, the
+    measured answer in one sentence, the numbers, what was done when and the audit. A smoke
+    run (quick) gives no answer."""
+    from loadtests import report, report_numbers
+    return report.render("verdict.html.j2", scenario=scenario, verdicts=verdicts, quick=quick, noise=NOISE,
+                         answer=report_numbers.verdict_answer(verdicts, quick),
+                         events=_events(runs), audits=_audits(runs), resilience=_resilience(runs))
+
+
 def verdict_table(verdicts: list[dict]) -> str:
-    rows = []
-    for v in verdicts:
-        cells = "".join(f'<td class="num">{esc(fmt_value(v["values"].get(t), v["kind"]))}</td>'
-                        for t in ("monolith", "microservices"))
-        note = f'<span class="spread">{esc(v["note"])}</span>' if v.get("note") else ""
-        rows.append(f"<tr><th scope=\"row\">{esc(v['measure'])}{note}</th>{cells}<td>{esc(v['better'])}</td></tr>")
-    return ('<table class="verdicts"><thead><tr><th>measured</th><th>monolith</th><th>microservices</th>'
-            f"<th>better</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    """The verdict rows alone (the section's table)."""
+    from loadtests import report
+    html = report.render("verdict.html.j2", scenario=Scenario("", "", "", {}, {}), verdicts=verdicts, quick=False,
+                         noise=NOISE, answer="", events=[], audits=[], resilience=[])
+    return html[html.index("<table"):html.index("</table>") + len("</table>")]
 
 
-def section(scenario: Scenario, verdicts: list[dict], runs: dict) -> str:
-    parts = [f'<div class="box"><h2>Verdict: {esc(scenario.claim)}</h2>',
-             f"<p>Scenario <b>{esc(scenario.name)}</b>. With repeats, each number is the median. "
-             f"'Better' needs a difference of more than {NOISE:.0%} (and more than the measure's "
-             "own noise floor); otherwise it is called within noise.</p>", verdict_table(verdicts)]
+def _events(runs: dict) -> list[str]:
     events = []
     for target, rs in runs.items():
         for i, r in enumerate(rs, 1):
             for e in r.get("events", []):
                 result = f" → {e['result']}" if e.get("result") not in (None, "") else ""
                 error = f" (failed: {e['error']})" if e.get("error") else ""
-                events.append(f"{target} run {i}: at {e['t']:.1f} s, {e['label']}{result}{error}")
-    if events:
-        parts.append("<h3>What was done, when</h3><ul>" + "".join(f"<li>{esc(e)}</li>" for e in events) + "</ul>")
+                done = f", done at {e['done_t']:.1f} s" if isinstance(e.get("done_t"), (int, float)) else ""
+                events.append(f"{target} run {i}: at {e['t']:.1f} s, {e['label']}{result}{error}{done}")
+    return events
+
+
+def _audits(runs: dict) -> list[str]:
     audits = []
     for target, rs in runs.items():
         for i, r in enumerate(rs, 1):
@@ -516,7 +522,11 @@ def section(scenario: Scenario, verdicts: list[dict], runs: dict) -> str:
             audits.append(f"{target} run {i}: {a['orders']} orders, {a['charges']} charges "
                           f"({a['refunded']} refunded): {state}{health}"
                           + "".join(f"; {f}" for f in a["findings"][:5]))
-    resilience = []
+    return audits
+
+
+def _resilience(runs: dict) -> list[str]:
+    out = []
     for target, rs in runs.items():
         for i, r in enumerate(rs, 1):
             res = r.get("resilience") or {}
@@ -525,14 +535,7 @@ def section(scenario: Scenario, verdicts: list[dict], runs: dict) -> str:
             retries = sum(x["count"] for x in res.get("shop_internal_retries_total") or [])
             opened = sum(x["count"] for x in res.get("shop_circuit_opened_total") or [])
             if calls:
-                resilience.append(f"{target} run {i}: {sum(calls.values())} internal calls, "
-                                  f"{retries} retries, circuit opened {opened} time(s); not ok: "
-                                  + (", ".join(f"{k} {v}" for k, v in sorted(failed.items())) or "none"))
-    if resilience:
-        parts.append("<h3>Timeouts, retries and circuit breakers (from the services' metrics)</h3><ul>"
-                     + "".join(f"<li>{esc(x)}</li>" for x in resilience) + "</ul>")
-    if audits:
-        parts.append("<h3>Audit of the books after the run</h3><ul>"
-                     + "".join(f"<li>{esc(a)}</li>" for a in audits) + "</ul>")
-    parts.append("</div>")
-    return "".join(parts)
+                out.append(f"{target} run {i}: {sum(calls.values())} internal calls, "
+                           f"{retries} retries, circuit opened {opened} time(s); not ok: "
+                           + (", ".join(f"{k} {v}" for k, v in sorted(failed.items())) or "none"))
+    return out

@@ -41,8 +41,16 @@ def test_nothing_answering_names_target_url_and_command(target, url, command):
     assert message is not None
     assert target in message
     assert url in message
-    assert f"`{command}`" in message
+    assert f'"{command}"' in message
     assert "make demo" in message
+    assert "`" not in message                     # shown as plain text in the web UI
+
+
+def test_the_messages_speak_of_the_microservices_in_the_plural():
+    assert targets.not_running_message("microservices", "http://x", None).startswith(
+        "The microservices are not running at http://x. Start them")
+    assert targets.not_running_message("monolith", "http://x", None).startswith(
+        "The monolith is not running at http://x. Start it")
 
 
 @pytest.mark.parametrize("target, other", [("monolith", "microservices"), ("microservices", "monolith")])
@@ -141,96 +149,117 @@ def by_metric(rows):
 
 
 def test_comparison_rows_without_runs():
-    rows = ui.comparison_rows({})
-    assert [r["metric"] for r in rows] == [title for title, _ in ui.METRICS]
-    assert all(r["monolith"] == "no run yet" and r["microservices"] == "no run yet" for r in rows)
-    assert all(set(r) == {"metric", "monolith", "microservices"} for r in rows)
-
-
-def test_comparison_rows_with_one_run(monolith_run):
-    rows = by_metric(ui.comparison_rows({"monolith": monolith_run}))
-    assert all(r["microservices"] == "no run yet" for r in rows.values())
-    m = {k: r["monolith"] for k, r in rows.items()}
-    assert m["Shape"] == "spike"
-    assert m["Started (UTC)"] == "2026-11-21T05:50:53+00:00"
-    assert m["Duration (s)"] == 26.1
-    assert m["Peak users"] == 50
-    assert m["Requests"] == 536
-    assert m["Requests/s (whole run)"] == 20.57
-    assert m["Requests/s during the spike"] == 46.2
-    assert m["p50 ms"] == 1.5
-    assert m["p95 ms"] == 17.2
-    assert m["p99 ms"] == 213.5
-    assert m["p95 ms during the spike"] == 18.3
-    assert m["Error rate %"] == 0.0
-    assert m["Error rate % during the spike"] == 0.0
-    assert m["Recovery after the spike (s)"] == 0.0            # 0 s is a value, not "-"
-    assert m["Ramp result"] == "-"                               # a spike run has no stop reason
+    rows = by_metric(ui.comparison_rows({}))
+    assert rows["Run compared"]["monolith"] == rows["Run compared"]["microservices"] == "no run yet"
+    assert all(set(r) == {"metric", "monolith", "microservices", "ratio", "better"} for r in rows.values())
 
 
 def test_comparison_rows_with_two_runs(monolith_run, microservices_run):
     rows = by_metric(ui.comparison_rows({"monolith": monolith_run, "microservices": microservices_run}))
-    assert rows["Requests"]["monolith"] == 536 and rows["Requests"]["microservices"] == 400
-    assert rows["p95 ms"]["monolith"] == 17.2 and rows["p95 ms"]["microservices"] == 42.0
-    assert rows["Requests/s during the spike"]["microservices"] == 30.0
-    assert rows["Error rate %"]["microservices"] == 1.25
-    assert rows["Recovery after the spike (s)"]["microservices"] == "did not recover within the run"
-    assert not any("no run yet" in (r["monolith"], r["microservices"]) for r in rows.values())
-    json.dumps(list(rows.values()))                              # served as JSON to the UI
+    assert rows["p95 ms, whole run"]["monolith"] == "17.2" and rows["p95 ms, whole run"]["microservices"] == "42.0"
+    assert rows["p95 ms, whole run"]["ratio"] == f"{42.0 / 17.2:.2f}×"
+    assert rows["p95 ms, whole run"]["better"] == "monolith"
+    assert rows["Error %, whole run"]["ratio"] == "+1.25 points"            # 0% against 1.25%: no ratio
+    assert rows["Recovery after the spike, s"]["microservices"] == "did not recover"
+    assert "Ramp: saturated at users" not in rows                          # does not apply to a spike
+    json.dumps(list(rows.values()))                                        # served as JSON to the UI
 
 
 def test_comparison_rows_of_a_ramp_run(monolith_run):
     ramp = copy.deepcopy(monolith_run)
-    ramp.update(shape="ramp", stop_reason="saturated at 65 users: p95 612 ms > 500 ms")
+    ramp.update(shape="ramp", stop_reason="saturated at 65 users: p95 612 ms > 500 ms",
+                steps=[{"users": 65, "rps": 30.0}])
     for key in ("recovery_s", "recovery_note", "baseline_p95_ms"):
         ramp.pop(key, None)
     ramp["totals"].pop("spike")
     rows = by_metric(ui.comparison_rows({"microservices": ramp}))
-    assert rows["Ramp result"]["microservices"] == "saturated at 65 users: p95 612 ms > 500 ms"
-    assert rows["Recovery after the spike (s)"]["microservices"] == "-"
-    assert rows["Requests/s during the spike"]["microservices"] == "-"
-    assert rows["p95 ms during the spike"]["microservices"] == "-"
-    assert rows["Requests"]["monolith"] == "no run yet"
+    assert rows["Ramp: saturated at users"]["microservices"] == "65"
+    assert "Recovery after the spike, s" not in rows and "p95 ms, during the spike" not in rows
+    assert rows["Requests, whole run" if "Requests, whole run" in rows else "Run compared"]["monolith"] == "no run yet"
 
 
-def test_comparison_rows_of_a_broken_run_show_dashes():
-    rows = by_metric(ui.comparison_rows({"monolith": {"shape": "spike"}}))
-    assert rows["Shape"]["monolith"] == "spike"
-    assert rows["Requests"]["monolith"] == "-"
-    assert rows["p95 ms"]["monolith"] == "-"
+# -- saved runs: the latest complete one of each ---------------------------------------------------
+def save(folder, name, run):
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(json.dumps(run))
 
 
-def test_comparison_rows_recovery_without_a_note():
-    rows = by_metric(ui.comparison_rows({"monolith": {"recovery_s": None}}))
-    assert rows["Recovery after the spike (s)"]["monolith"] == "did not recover in the run"
-
-
-# -- latest_runs ----------------------------------------------------------------------------------
-def test_latest_runs_without_a_folder(tmp_path):
+def test_the_comparison_uses_the_latest_complete_run_and_keeps_it_when_a_newer_one_stopped_early(
+        tmp_path, monolith_run, microservices_run):
+    folder = tmp_path / "ui"
     assert ui.latest_runs(tmp_path) == {}
-    assert ui.latest_runs(tmp_path / "missing") == {}
+    old = {**monolith_run, "started_epoch": 100, "complete": True, "stopped_early": False}
+    early = {**monolith_run, "started_epoch": 200, "complete": False, "stopped_early": True, "duration_s": 12,
+             "planned_duration_s": 155}
+    save(folder, "1-monolith-spike.json", old)
+    save(folder, "2-monolith-spike.json", early)
+    save(folder, "1-microservices-spike.json", {**microservices_run, "started_epoch": 150})
+    save(folder, "latest-monolith.json", early)
+    (folder / "3-microservices-spike.json").write_text('{"target": "microserv')   # half written
+    assert ui.latest_runs(tmp_path)["monolith"]["started_epoch"] == 100
+    data = ui.comparison_data(tmp_path)
+    assert data["chosen"]["monolith"]["file"] == "1-monolith-spike.json"
+    assert any("newer monolith run" in w and "stopped early after 12 of 155 s" in w for w in data["warnings"])
+    picked = ui.comparison_data(tmp_path, {"monolith": "2-monolith-spike.json"})
+    assert picked["chosen"]["monolith"]["file"] == "2-monolith-spike.json"
+    assert any("was stopped early" in w for w in picked["warnings"])
+    assert ui.comparison_data(tmp_path, {"monolith": "../../etc/passwd"})["chosen"]["monolith"]["file"] == \
+        "1-monolith-spike.json"
 
 
-def test_latest_runs_reads_the_latest_of_each_target(tmp_path, monolith_run, microservices_run):
-    folder = tmp_path / "ui"
-    folder.mkdir()
-    (folder / "latest-monolith.json").write_text(json.dumps(monolith_run))
-    assert ui.latest_runs(tmp_path) == {"monolith": monolith_run}
-    (folder / "latest-microservices.json").write_text(json.dumps(microservices_run))
-    (folder / "20260101-000000-monolith-spike.json").write_text(json.dumps({"target": "old"}))
-    (folder / "latest-other.json").write_text(json.dumps({"target": "other"}))
-    runs = ui.latest_runs(tmp_path)
-    assert runs == {"monolith": monolith_run, "microservices": microservices_run}
-    rows = by_metric(ui.comparison_rows(runs))
-    assert rows["Requests"] == {"metric": "Requests", "monolith": 536, "microservices": 400}
+def test_a_busy_unpinned_run_is_warned_about(tmp_path, monolith_run):
+    env = {"cpus": 2, "pinned": False, "loadavg_start": [3.5, 2.0, 1.0]}
+    save(tmp_path / "ui", "1-monolith-spike.json", {**monolith_run, "environment": env})
+    warnings = ui.comparison_data(tmp_path)["warnings"]
+    assert any("not pinned" in w for w in warnings)
+    assert any("busy" in w and "3.5 on 2 CPUs" in w for w in warnings)
 
 
-def test_latest_runs_skips_a_half_written_file(tmp_path, monolith_run):
-    folder = tmp_path / "ui"
-    folder.mkdir()
-    (folder / "latest-monolith.json").write_text(json.dumps(monolith_run))
-    (folder / "latest-microservices.json").write_text('{"target": "microserv')
-    assert ui.latest_runs(tmp_path) == {"monolith": monolith_run}
+# -- the run's state, as Locust's page is told it -------------------------------------------------
+def test_a_run_being_prepared_is_never_ready_to_locusts_page():
+    state = ui.RunState()
+    assert state.locust_state("ready") == "ready"
+    state.preparing("monolith", "http://m", "open", "spike", 10, lambda: 4)
+    assert state.locust_state("ready") == "spawning"            # the page would go back to the form
+    assert "4 of 10" in state.status()["message"]
+    state.running(30)
+    assert state.locust_state("ready") == "spawning" and state.locust_state("running") == "running"
+    state.stopping()
+    assert state.locust_state("stopped") == "running"           # keeps asking until the run is saved
+    state.stopped("results/ui/x.json", False, 12.0)
+    assert state.locust_state("stopped") == "stopped"
+    assert "Stopped early after 12 s" in state.status()["message"]
+    assert [h[0] for h in state.history] == ["preparing", "running", "stopping", "stopped"]
+
+
+def test_every_form_field_has_a_group_and_a_camel_case_name():
+    groups = {g for g, _ in ui.GROUPS}
+    assert all(f.group in groups for f in ui.FIELDS)
+    assert ui.camel("ramp_max_p95_ms") == "rampMaxP95Ms" and ui.camel("target") == "target"
+    assert len({f.dest for f in ui.FIELDS}) == len(ui.FIELDS)
+
+
+# -- make demo's ports -----------------------------------------------------------------------------
+def test_the_demo_reads_the_same_port_variables_as_the_other_targets():
+    from loadtests import demo
+    ports = demo.Ports.from_env({"MONOLITH_PORT": "18000", "LOCUST_WEB_PORT": "18089"})
+    assert ports.monolith_url == "http://127.0.0.1:18000" and ports.ui_url == "http://127.0.0.1:18089"
+    cmd = demo.locust_command(ports, "http://127.0.0.1:18080")
+    assert cmd[cmd.index("--monolith-url") + 1] == "http://127.0.0.1:18000"
+    assert cmd[cmd.index("--microservices-url") + 1] == "http://127.0.0.1:18080"
+    assert cmd[cmd.index("--web-port") + 1] == "18089"
+
+
+def test_the_demo_names_a_busy_port_and_its_variable():
+    from loadtests import demo
+    from microservices.launcher import Cluster
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        ports = demo.Ports.from_env({"MONOLITH_PORT": str(port), "LOCUST_WEB_PORT": str(free_port())})
+        busy = demo.busy_ports(ports, Cluster({"GATEWAY_PORT": str(free_port())}, sink=None))
+    assert any(f"port {port} (the monolith)" in b and "MONOLITH_PORT" in b for b in busy)
 
 
 # -- url_for_target -------------------------------------------------------------------------------
