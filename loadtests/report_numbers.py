@@ -10,7 +10,7 @@ Comparison tab):
 - **ratio**: microservices / monolith on the medians, written ``2.10×``. When one side is 0 a
   ratio means nothing (1.05% against 0% is not "0.00×"), so the difference is written instead,
   in the number's own unit (``+1.05 points``, ``+12 ms``); 0 against 0 is "both 0".
-- **better**: the same rule as the scenarios' verdicts (``loadtests.scenarios.verdict``): one
+- **better**: the same rule as the scenarios' verdicts (``verdict`` below, which they use): one
   side is better only when the difference is over 20% *and* over the measure's own noise floor
   (5 ms for latencies, 0.5 points for error rates, 2 s for recovery...); otherwise "neither
   (within noise)". Numbers that describe the load rather than a result (offered rate, peak
@@ -124,11 +124,33 @@ def _number(x) -> bool:
 
 
 # -- judging a difference ------------------------------------------------------------------------
+def verdict(claim: str, measure: str, values: dict[str, float | None], kind: str, lower_is_better: bool = True,
+            abs_noise: float = 0.0, note: str = "", none_is_worst: bool = False) -> dict:
+    """Which deployment did better on one number: the other one by more than NOISE_RATIO (relative)
+    and abs_noise (absolute), else 'neither (within noise)'. With none_is_worst, a missing
+    number (e.g. never recovered) loses to any number."""
+    mono, micro = values.get("monolith"), values.get("microservices")
+    better = "-"
+    if none_is_worst and (mono is None) != (micro is None) and "monolith" in values and "microservices" in values:
+        better = "monolith" if micro is None else "microservices"
+    elif mono is not None and micro is not None:
+        lo, hi = sorted([mono, micro])
+        diff = hi - lo
+        if diff <= abs_noise or (lo > 0 and diff / lo < NOISE_RATIO) or (lo == hi):
+            better = "neither (within noise)"
+        elif lower_is_better:
+            better = "monolith" if mono < micro else "microservices"
+        else:
+            better = "monolith" if mono > micro else "microservices"
+    return {"claim": claim, "measure": measure, "kind": kind,
+            "values": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in values.items()},
+            "better": better, "note": note}
+
+
 def judge(base, other, kind: str, lower_is_better: bool = True, abs_noise: float = 0.0,
           none_is_worst: bool = False) -> str:
     """Which target did better on one number, by the scenarios' verdict rule (the same function,
     so the report, the UI and the verdicts never disagree)."""
-    from loadtests.scenarios import verdict   # not at import time: scenarios renders with this module
     values = {BASE: base if _number(base) else None, OTHER: other if _number(other) else None}
     return verdict("", "", values, kind, lower_is_better=lower_is_better, abs_noise=abs_noise,
                    none_is_worst=none_is_worst)["better"]

@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from loadtests import summary
-from loadtests.report_numbers import fmt_value
+from loadtests.report_numbers import NOISE_RATIO as NOISE, fmt_value, verdict  # noqa: F401  (the rule, written once)
 from loadtests.sut import answers_healthz
 
-NOISE = 0.20  # relative differences under this are noise on a shared machine
 
 BROWSE = ["GET /api/categories", "GET /api/products?category", "GET /api/products?q", "GET /api/products/[id]"]
 CHECKOUT = "POST /api/orders"
@@ -224,29 +223,6 @@ def fault_end(run: dict) -> float | None:
 def checkout_recovery(run: dict) -> float | None:
     end = fault_end(run)
     return recovery_seconds(run, CHECKOUT, end) if end is not None else None
-
-
-def verdict(claim: str, measure: str, values: dict[str, float | None], kind: str, lower_is_better: bool = True,
-            abs_noise: float = 0.0, note: str = "", none_is_worst: bool = False) -> dict:
-    """Which deployment did better on one number: the other one by more than NOISE (relative)
-    and abs_noise (absolute), else 'neither (within noise)'. With none_is_worst, a missing
-    number (e.g. never recovered) loses to any number."""
-    mono, micro = values.get("monolith"), values.get("microservices")
-    better = "-"
-    if none_is_worst and (mono is None) != (micro is None) and "monolith" in values and "microservices" in values:
-        better = "monolith" if micro is None else "microservices"
-    elif mono is not None and micro is not None:
-        lo, hi = sorted([mono, micro])
-        diff = hi - lo
-        if diff <= abs_noise or (lo > 0 and diff / lo < NOISE) or (lo == hi):
-            better = "neither (within noise)"
-        elif lower_is_better:
-            better = "monolith" if mono < micro else "microservices"
-        else:
-            better = "monolith" if mono > micro else "microservices"
-    return {"claim": claim, "measure": measure, "kind": kind,
-            "values": {k: (round(v, 2) if isinstance(v, float) else v) for k, v in values.items()},
-            "better": better, "note": note}
 
 
 def _per_target(runs: dict, read, none_is_worst: bool = False) -> dict:
