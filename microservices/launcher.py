@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from microservices import envoy
 from microservices.config import Config
 from shop.web.gunicorn import gunicorn_argv
 from shop.web.worker_files import pid_file, prepare_pid_file, remove_pid_file
@@ -55,6 +56,8 @@ class ServiceProcess:
         self.pid_file = pid_file  # the master writes it (--pid); make scale reads it
         self.proc: subprocess.Popen | None = None
         self.log = collections.deque(maxlen=400)
+        self.kind = "gunicorn"   # or "envoy": no workers to count or scale, no pid file
+        self.stale_files: list[Path] = []   # what a previous run may have left (a unix socket)
 
     def port_free(self) -> bool:
         return port_free(self.port)
@@ -65,6 +68,8 @@ class ServiceProcess:
                                f"(another run still going? set {self.name.upper()}_PORT to move it)")
         if self.pid_file:
             prepare_pid_file(self.pid_file)
+        for path in self.stale_files:
+            path.unlink(missing_ok=True)
         self.log.clear()
         self.proc = subprocess.Popen(
             self.argv, env=self.env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
@@ -133,6 +138,9 @@ class Cluster:
         self.config = Config.from_env(self.env)
         self.processes: dict[str, ServiceProcess] = {}
         for proc in self.config.processes().values():
+            if proc.name == "gateway" and self.config.gateway_kind == "envoy":
+                self.processes["gateway"] = self._envoy(proc, sink)
+                continue
             spec = ("microservices.gateway:create_app()" if proc.name == "gateway"
                     else f"microservices.services:create_app('{proc.name}')")
             argv = gunicorn_argv(spec, conf="microservices.gunicorn_conf", host=proc.host, port=proc.port,
@@ -146,6 +154,17 @@ class Cluster:
             self.processes[proc.name] = ServiceProcess(proc.name, proc.port, proc.url, argv, env, sink,
                                                        pid_file(self.config.data_dir, proc.name))
             self.processes[proc.name].metrics_url = proc.metrics_url
+
+    def _envoy(self, proc, sink) -> "ServiceProcess":
+        """Envoy as the gateway (microservices/envoy.py): its configuration is written now, from
+        the routes and settings this deployment has; it serves the same port and /healthz."""
+        path = envoy.write_bootstrap(self.config, self.env)
+        process = ServiceProcess("gateway", proc.port, proc.url, envoy.argv(self.config, path, self.env),
+                                 dict(self.env), sink)
+        process.metrics_url = proc.metrics_url
+        process.kind = "envoy"
+        process.stale_files = [envoy.admin_socket(self.config)]
+        return process
 
     @property
     def url(self) -> str:
@@ -195,7 +214,8 @@ class Cluster:
 
     def table(self) -> str:
         rows = [("service", "port", "pid", "url")]
-        rows += [(p.name, str(p.port), str(p.pid), p.url) for p in self.processes.values()]
+        rows += [(p.name if p.kind == "gunicorn" else f"{p.name} ({p.kind})", str(p.port), str(p.pid), p.url)
+                 for p in self.processes.values()]
         widths = [max(len(r[i]) for r in rows) for i in range(4)]
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows)
 
