@@ -38,12 +38,14 @@ from microservices.gateway import _probe_app, public_routes
 from shop.errors import ApiError, ServiceUnavailable, Unauthorized
 from shop.web.app import _HTTP_ERRORS, MAX_BODY_BYTES, error_body
 from shop.web.admission import RETRY_AFTER_S
+from shop.web.gunicorn_errors import _MESSAGES as GUNICORN_MESSAGES
 
 # What a request id must be to be passed on (shop.web.app._REQUEST_ID), in RE2.
 REQUEST_ID_RE = "^[!-~]{1,128}$"
 ADMIN_SOCKET = "envoy-admin.sock"
 SAFE_RETRY_ON = "connect-failure,refused-stream,reset"   # a repeatable request: any connection failure
 ALWAYS_RETRY_ON = "connect-failure,reset-before-request"  # any request: it never reached the service
+REQUEST_LINE_LIMIT = 4094   # gunicorn's limit_request_line (shop/web/gunicorn.py)
 # Bounds on what waits at the edge (per service): past them, a fast 503, not an unbounded queue.
 MAX_PENDING = 1024
 MAX_REQUESTS = 4096
@@ -95,11 +97,17 @@ def _and(*filters) -> dict:
     return {"and_filter": {"filters": list(filters)}}
 
 
+# A request Envoy could not parse has no request id yet: a new one (ADD_IF_ABSENT).
+_NEW_ID = {"X-Request-ID": ("%UNIQUE_ID%", "ADD_IF_ABSENT")}
+
+
 def _mapper(filter_: dict, status: int, body: str, headers: dict | None = None) -> dict:
     mapper = {"filter": filter_, "status_code": status, "body_format_override": _text(body)}
     if headers:
-        mapper["headers_to_add"] = [{"header": {"key": k, "value": v}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
-                                    for k, v in headers.items()]
+        mapper["headers_to_add"] = [
+            {"header": {"key": k, "value": v if isinstance(v, str) else v[0]},
+             "append_action": "OVERWRITE_IF_EXISTS_OR_ADD" if isinstance(v, str) else v[1]}
+            for k, v in headers.items()]
     return mapper
 
 
@@ -115,6 +123,13 @@ def local_replies(services) -> dict:
     bearer = r"^(?i:bearer) .*[^ \t].*$"
     jwt = "response.code_details.startsWith('jwt_authn')"
     mappers = [
+        # What gunicorn answers itself in front of the monolith (shop/web/gunicorn_errors.py):
+        # a request line over its limit, and HTTP Envoy's codec could not parse.
+        _mapper(_cel(f"size(request.method) + size(request.path) + 10 > {REQUEST_LINE_LIMIT}"), 414,
+                _error(414, "invalid_request", GUNICORN_MESSAGES[414]), _NEW_ID),
+        _mapper(_status_filter(400), 400, _error(400, "invalid_request", GUNICORN_MESSAGES[400]), _NEW_ID),
+        _mapper(_status_filter(426), 400, _error(400, "invalid_request", GUNICORN_MESSAGES[400]), _NEW_ID),
+        _mapper(_status_filter(431), 431, _error(431, "invalid_request", GUNICORN_MESSAGES[431]), _NEW_ID),
         _mapper(_and(_status_filter(401), _cel(jwt), _header_filter("authorization", present=False)), 401,
                 _body(Unauthorized(unauthorized["missing"]))),
         _mapper(_and(_status_filter(401), _cel(jwt), _header_filter("authorization", regex=bearer, invert=True)),
@@ -339,7 +354,7 @@ def http_filters(config: Config) -> list:
 
 ACCESS_LOG_FORMAT = {
     "time": "%START_TIME%", "service": "gateway", "logger": "access", "request_id": "%REQ(X-REQUEST-ID)%",
-    "method": "%REQ(:METHOD)%", "path": "%REQ(:PATH)%", "status": "%RESPONSE_CODE%",
+    "method": "%REQ(:METHOD)%", "path": "%REQ(:PATH):512%", "status": "%RESPONSE_CODE%",
     "duration_ms": "%DURATION%", "upstream": "%UPSTREAM_CLUSTER%", "flags": "%RESPONSE_FLAGS%",
     "details": "%RESPONSE_CODE_DETAILS%", "bytes_sent": "%BYTES_SENT%", "client": "%DOWNSTREAM_REMOTE_ADDRESS%",
 }
@@ -354,6 +369,11 @@ def connection_manager(config: Config, env) -> dict:
         "generate_request_id": True,
         "preserve_external_request_id": True,
         "always_set_request_id_in_response": True,
+        # The client's id is passed on as it is: by default Envoy writes the trace decision
+        # into the 15th character of anything as long as a UUID.
+        "request_id_extension": {"typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig",
+            "pack_trace_reason": False, "use_request_id_for_trace_sampling": False}},
         "server_header_transformation": "PASS_THROUGH",
         "request_headers_timeout": "10s",
         "stream_idle_timeout": "300s",

