@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from microservices.config import Config, envoy_binary
 from microservices.gateway import _probe_app, public_routes
-from shop.errors import ApiError, ServiceUnavailable, Unauthorized
+from shop.errors import TIMED_OUT, UNAVAILABLE, ApiError, ServiceUnavailable, Unauthorized
 from shop.web.app import _HTTP_ERRORS, MAX_BODY_BYTES, error_body
 from shop.web.admission import RETRY_AFTER_S
 from shop.web.gunicorn_errors import _MESSAGES as GUNICORN_MESSAGES
@@ -146,18 +146,19 @@ def local_replies(services) -> dict:
     # with Retry-After like the shop's own admission control.
     for name in sorted(services):
         cluster = f"xds.cluster_name == '{name}'"
-        mappers.append(_mapper(_and(_status_filter(503), _cel(cluster + " && response.flags.contains('UO')")), 503,
+        mappers.append(_mapper(_and(_status_filter(503), _cel(cluster), {"response_flag_filter": {"flags": ["UO"]}}), 503,
                                _body(ServiceUnavailable(name, message=f"The {name} service is overloaded; "
                                                                       "please try again shortly.")),
                                {"Retry-After": str(RETRY_AFTER_S)}))
-        for status, why in ((503, None), (502, None), (504, "timed out")):
-            err = ServiceUnavailable(name, why) if why else ServiceUnavailable(name)
-            err.status = status
-            mappers.append(_mapper(_and(_status_filter(status), _cel(cluster)), status, _body(err)))
+        # The contract has one status for a dependency that is down or too slow: 503, as the
+        # Python gateway answers (Envoy's own would be 502 for a broken answer, 504 for a timeout).
+        for status, why in ((503, UNAVAILABLE), (502, UNAVAILABLE), (504, TIMED_OUT)):
+            mappers.append(_mapper(_and(_status_filter(status), _cel(cluster)), 503,
+                                   _body(ServiceUnavailable(name, why))))
     for status in (502, 503, 504):
         err = ApiError("The shop is unavailable; please try again shortly.", "service_unavailable")
-        err.status = status
-        mappers.append(_mapper(_status_filter(status), status, _body(err)))
+        err.status = 503
+        mappers.append(_mapper(_status_filter(status), 503, _body(err)))
     return {"mappers": mappers}
 
 

@@ -118,8 +118,8 @@ def create_base_app(name: str, tokens: TokenSigner, admission: AdmissionSettings
                     tracing: str = "off") -> Flask:
     """The shared app; with ``admission``, requests that waited too long for a thread are
     shed at once (shop/web/admission.py). ``known_users``: where a token's user is checked to
-    exist (the monolith; in the microservices the gateway checks, and a service trusts what
-    reaches it). ``log_format`` and ``tracing``: the deployable's settings (observability.configure)."""
+    exist (the monolith; in the microservices each service with protected routes asks the
+    accounts service, microservices/services/__init__.py, and the Python gateway does too). ``log_format`` and ``tracing``: the deployable's settings (observability.configure)."""
     # No static folder: the shop serves none, and Flask's /static/<path> route would otherwise
     # be part of every route table (the gateway's included).
     app = Flask(name, static_folder=None)
