@@ -3,7 +3,9 @@
 1. The framework limit: a minimal Flask JSON endpoint under the monolith's gunicorn settings.
 2. The monolith on a product read, a product list and a search, against that limit.
 3. The microservices against the monolith on the same reads, the cart, a quote and a full
-   checkout, both given the same CPU (the same pinned core(s)).
+   checkout, both given the same CPU (the same pinned core(s)); the microservices once per
+   gateway (Envoy where it is installed, and the Python gateway), so that the edge's share of
+   the "microservice tax" shows apart from the hops behind it.
 4. One internal hop in isolation (client and server CPU, latency), against an in-process call,
    and how many internal hops each public request makes (counted from the services' logs).
 5. CPU per request and memory per process of each deployment.
@@ -31,9 +33,11 @@ import requests
 from loadtests import shopdata
 from loadtests.compare import cpu_split, environment_info
 from loadtests.sut import MicroservicesSUT, MonolithSUT, base_env, free_ports
+from microservices.config import envoy_binary
 from shop.web.gunicorn import gunicorn_argv
 from shop.web.settings import PROJECT_ROOT
 
+KINDS = ["product_read", "product_list", "search", "cart", "quote", "checkout"]
 CONNECTIONS = 64  # enough to keep one core of any deployment busy (checked: server CPU ~100%)
 QUICK_CONNECTIONS = 8  # the smoke run only checks that everything works
 
@@ -268,19 +272,31 @@ def median_spread(values):
     return {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values)}
 
 
+def gateways() -> list[str]:
+    """The gateways measured: Envoy where its binary is installed, and the Python gateway."""
+    return (["envoy"] if envoy_binary() else []) + ["python"]
+
+
+def deployments() -> list[str]:
+    return ["monolith", *[f"microservices-{g}" for g in gateways()]]
+
+
 def measure_deployment(kind, workdir, specs_for, sut_cpus, gen_cpus):
+    """``kind``: "monolith" or "microservices-<gateway>"."""
     env = base_env(len(sut_cpus) if sut_cpus else None)
     # A fixed number of connections that always wait for their answer: every request is meant
     # to be served, so admission control (which sheds what waits too long) is off here.
     env["SHOP_ADMISSION"] = "0"
-    sut = {"monolith": MonolithSUT, "microservices": MicroservicesSUT}[kind](workdir / kind, env)
+    if kind.startswith("microservices-"):
+        env["GATEWAY"] = kind.split("-", 1)[1]
+    sut = (MonolithSUT if kind == "monolith" else MicroservicesSUT)(workdir / kind, env)
     start_pinned(sut, sut_cpus)
     try:
         results = {}
         for name, spec in specs_for(sut.url).items():
             results[name] = load(sut.url, spec, gen_cpus, sut.roots())
         results["rss_mb_by_process"] = rss_by_root(sut.roots())
-        extra = hop_cost(sut, calls=specs_for.hop_calls) if kind == "microservices" else None
+        extra = hop_cost(sut, calls=specs_for.hop_calls) if kind.startswith("microservices") else None
         return results, extra
     finally:
         sut.stop()
@@ -307,6 +323,8 @@ def main(argv=None) -> int:
         return shop_specs(url, duration, warmup)
     specs_for.hop_calls = hop_calls
 
+    names = deployments()
+    micros = [d for d in names if d != "monolith"]
     runs = []
     with tempfile.TemporaryDirectory(prefix="shop-bench-") as tmp:
         workdir = Path(tmp)
@@ -320,44 +338,45 @@ def main(argv=None) -> int:
                                  gen_cpus, minimal.roots())
             finally:
                 minimal.stop()
-            print(f"  framework limit {framework['rps']} req/s; monolith ...", flush=True)
-            mono, _ = measure_deployment("monolith", workdir / f"r{r}", specs_for, sut_cpus, gen_cpus)
-            print(f"  monolith product read {mono['product_read']['rps']} req/s; microservices ...", flush=True)
-            micro, hop = measure_deployment("microservices", workdir / f"r{r}", specs_for, sut_cpus, gen_cpus)
-            print(f"  microservices product read {micro['product_read']['rps']} req/s", flush=True)
-            runs.append({"framework": framework, "monolith": mono, "microservices": micro, "hop": hop})
+            run = {"framework": framework}
+            print(f"  framework limit {framework['rps']} req/s", flush=True)
+            for d in names:
+                run[d], hop = measure_deployment(d, workdir / f"r{r}", specs_for, sut_cpus, gen_cpus)
+                if hop:
+                    run["hop"] = hop
+                print(f"  {d} product read {run[d]['product_read']['rps']} req/s", flush=True)
+            runs.append(run)
         print("counting internal hops per public request ...", flush=True)
         hops = hop_counts(workdir / "hops")
 
-    kinds = ["product_read", "product_list", "search", "cart", "quote", "checkout"]
+    kinds = KINDS
     ratios = {
         "monolith_product_read_vs_framework": median_spread(
             [r["monolith"]["product_read"]["rps"] / r["framework"]["rps"] for r in runs]),
-        **{f"microservices_vs_monolith_{k}": median_spread(
-            [r["microservices"][k]["rps"] / r["monolith"][k]["rps"] for r in runs if r["monolith"][k]["rps"]])
-           for k in kinds},
-        **{f"cpu_per_request_microservices_vs_monolith_{k}": median_spread(
-            [r["microservices"][k]["sut_cpu_ms_per_request"] / r["monolith"][k]["sut_cpu_ms_per_request"]
-             for r in runs if r["monolith"][k]["sut_cpu_ms_per_request"]]) for k in kinds},
+        **{f"{d}_vs_monolith_{k}": median_spread(
+            [r[d][k]["rps"] / r["monolith"][k]["rps"] for r in runs if r["monolith"][k]["rps"]])
+           for d in micros for k in kinds},
+        **{f"cpu_per_request_{d}_vs_monolith_{k}": median_spread(
+            [r[d][k]["sut_cpu_ms_per_request"] / r["monolith"][k]["sut_cpu_ms_per_request"]
+             for r in runs if r["monolith"][k]["sut_cpu_ms_per_request"]]) for d in micros for k in kinds},
     }
     summary = {
         "framework_rps": median_spread([r["framework"]["rps"] for r in runs]),
-        **{f"{d}_{k}_rps": median_spread([r[d][k]["rps"] for r in runs])
-           for d in ("monolith", "microservices") for k in kinds},
+        **{f"{d}_{k}_rps": median_spread([r[d][k]["rps"] for r in runs]) for d in names for k in kinds},
         **{f"{d}_{k}_cpu_ms_per_request": median_spread([r[d][k]["sut_cpu_ms_per_request"] for r in runs])
-           for d in ("monolith", "microservices") for k in kinds},
+           for d in names for k in kinds},
         "hop_latency_ms": median_spread([r["hop"]["latency_ms"] for r in runs]),
         "hop_client_cpu_ms": median_spread([r["hop"]["client_cpu_ms"] for r in runs]),
         "hop_server_cpu_ms": median_spread([r["hop"]["server_cpu_ms"] for r in runs]),
         "in_process_call_us": median_spread([r["hop"]["in_process_call_us"] for r in runs]),
         "generator_cpu_pct_max": max(m["generator_cpu_pct"] for r in runs
-                                     for m in [r["framework"], *[r[d][k] for d in ("monolith", "microservices")
-                                                                 for k in kinds]]),
+                                     for m in [r["framework"], *[r[d][k] for d in names for k in kinds]]),
     }
     environment = environment_info("bench", {"connections": CONNECTIONS, "duration_s": duration,
                                              "warmup_s": warmup, "repeats": repeats}, sut_cpus, gen_cpus, {})
-    result = {"environment": environment, "ratios": ratios, "summary": summary, "hops_per_request": hops,
-              "memory_mb_by_process": {d: runs[-1][d]["rss_mb_by_process"] for d in ("monolith", "microservices")},
+    result = {"environment": environment, "deployments": names, "ratios": ratios, "summary": summary,
+              "hops_per_request": hops,
+              "memory_mb_by_process": {d: runs[-1][d]["rss_mb_by_process"] for d in names},
               "runs": runs}
     out.write_text(json.dumps(result, indent=1))
     print_table(result)
@@ -372,11 +391,12 @@ def print_table(result: dict) -> None:
         return "-" if v is None else f"{v['median']:.{digits}f} ({v['min']:.{digits}f}-{v['max']:.{digits}f})"
     print(f"\nframework limit: {m(s['framework_rps'])} req/s")
     print(f"monolith product read / framework limit: {m(r['monolith_product_read_vs_framework'], 2)}")
-    print(f"{'request':<13} {'monolith req/s':>22} {'microservices req/s':>22} {'micro/mono':>18} {'CPU/req ratio':>18}")
-    for k in ["product_read", "product_list", "search", "cart", "quote", "checkout"]:
-        print(f"{k:<13} {m(s[f'monolith_{k}_rps']):>22} {m(s[f'microservices_{k}_rps']):>22} "
-              f"{m(r[f'microservices_vs_monolith_{k}'], 2):>18} "
-              f"{m(r[f'cpu_per_request_microservices_vs_monolith_{k}'], 1):>18}")
+    print(f"{'request':<13} {'deployment':<22} {'req/s':>22} {'vs monolith':>18} {'CPU/req ratio':>18}")
+    for k in KINDS:
+        for n, d in enumerate(result["deployments"]):
+            vs = "" if d == "monolith" else m(r[f"{d}_vs_monolith_{k}"], 2)
+            cpu = "" if d == "monolith" else m(r[f"cpu_per_request_{d}_vs_monolith_{k}"], 1)
+            print(f"{k if n == 0 else '':<13} {d:<22} {m(s[f'{d}_{k}_rps']):>22} {vs:>18} {cpu:>18}")
     print(f"one internal hop: {m(s['hop_latency_ms'], 3)} ms latency, client CPU {m(s['hop_client_cpu_ms'], 3)} ms, "
           f"server CPU {m(s['hop_server_cpu_ms'], 3)} ms; in-process call {m(s['in_process_call_us'], 1)} us")
     print("internal hops per public request: " + ", ".join(f"{k} {v}" for k, v in result["hops_per_request"].items()))
