@@ -367,6 +367,9 @@ def run_one(target: str, shape: str, opts: dict, out: Path, label: str, sut_cpus
             env_extra: dict | None = None, node: dict | None = None) -> dict:
     data_dir = out / "data" / label
     env = base_env(len(sut_cpus) if sut_cpus else None)
+    # The scenarios scale, restart and cap the gateway's gunicorn workers (spike-scaled,
+    # autoscale): the Python gateway, unless GATEWAY says otherwise (`make bench` has both).
+    env.setdefault("GATEWAY", "python")
     if scenario is not None:
         env.update(scenario.env.get(target, {}))
         # Checkouts cut short by a dying worker are undone this long after they started.

@@ -103,6 +103,12 @@ def deployment(request):
     return _micro(request, request.param)
 
 
+@pytest.fixture(scope="session")
+def python_gateway(request):
+    """The microservices behind the Python gateway (its gunicorn workers can be scaled)."""
+    return request.getfixturevalue("micro_default" if DEFAULT_GATEWAY == "python" else "micro_other")
+
+
 @pytest.fixture(params=["microservices", OTHER])
 def either_gateway(request):
     """The microservices behind each gateway (the other one only in BOTH_GATEWAYS' modules)."""
