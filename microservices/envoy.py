@@ -521,8 +521,14 @@ def bootstrap(config: Config, env=None) -> dict:
     }
 
 
+def bootstrap_path(config: Config) -> Path:
+    return config.data_dir / "run" / "envoy.json"
+
+
 def write_bootstrap(config: Config, env=None) -> Path:
-    path = config.data_dir / "run" / "envoy.json"
+    """Write the configuration where ``argv`` points Envoy, and clear the admin socket a
+    previous (killed) Envoy may have left."""
+    path = bootstrap_path(config)
     path.parent.mkdir(parents=True, exist_ok=True)
     admin_socket(config).unlink(missing_ok=True)
     path.write_text(json.dumps(bootstrap(config, env), indent=1))

@@ -57,7 +57,7 @@ class ServiceProcess:
         self.proc: subprocess.Popen | None = None
         self.log = collections.deque(maxlen=400)
         self.kind = "gunicorn"   # or "envoy": no workers to count or scale, no pid file
-        self.stale_files: list[Path] = []   # what a previous run may have left (a unix socket)
+        self.prepare = None   # called before each start (Envoy: write its configuration)
 
     def port_free(self) -> bool:
         return port_free(self.port)
@@ -68,8 +68,8 @@ class ServiceProcess:
                                f"(another run still going? set {self.name.upper()}_PORT to move it)")
         if self.pid_file:
             prepare_pid_file(self.pid_file)
-        for path in self.stale_files:
-            path.unlink(missing_ok=True)
+        if self.prepare:
+            self.prepare()
         self.log.clear()
         self.proc = subprocess.Popen(
             self.argv, env=self.env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
@@ -158,12 +158,14 @@ class Cluster:
     def _envoy(self, proc, sink) -> "ServiceProcess":
         """Envoy as the gateway (microservices/envoy.py): its configuration is written now, from
         the routes and settings this deployment has; it serves the same port and /healthz."""
-        path = envoy.write_bootstrap(self.config, self.env)
+        path = envoy.bootstrap_path(self.config)
         process = ServiceProcess("gateway", proc.port, proc.url, envoy.argv(self.config, path, self.env),
                                  dict(self.env), sink)
         process.metrics_url = proc.metrics_url
         process.kind = "envoy"
-        process.stale_files = [envoy.admin_socket(self.config)]
+        # Written as it starts (building a Cluster writes nothing: the images' entrypoint and
+        # the tests build one only to read its commands).
+        process.prepare = lambda: envoy.write_bootstrap(self.config, self.env)
         return process
 
     @property

