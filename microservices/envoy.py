@@ -367,6 +367,9 @@ def connection_manager(config: Config, env) -> dict:
         "stat_prefix": "gateway",
         "codec_type": "AUTO",
         "use_remote_address": True,
+        # No client is "internal", loopback included: none may steer Envoy with x-envoy-* headers
+        # (retries, timeouts) or have them passed on.
+        "internal_address_config": {"unix_sockets": False, "cidr_ranges": []},
         "generate_request_id": True,
         "preserve_external_request_id": True,
         "always_set_request_id_in_response": True,
@@ -397,6 +400,7 @@ def connection_manager(config: Config, env) -> dict:
                                                     "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.http.original_ip_detection.xff.v3.XffConfig",
             "xff_trusted_cidrs": {"cidrs": cidrs}}}]
+        hcm.pop("use_remote_address")   # the extension decides who the client is instead
     if config.access_log:
         hcm["access_log"] = [{"name": "envoy.access_loggers.stdout", "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",

@@ -181,3 +181,12 @@ def test_the_gateway_setting(tmp_path):
     assert gateway_kind({"ENVOY_BINARY": "/opt/envoy"}) == "envoy"
     with pytest.raises(SystemExit, match="GATEWAY must be one of"):
         gateway_kind({"GATEWAY": "nginx"})
+
+
+def test_trusted_proxies_are_believed_about_the_client(tmp_path):
+    manager = hcm(envoy.bootstrap(config(tmp_path, SHOP_FORWARDED_ALLOW_IPS="10.0.0.0/8, 127.0.0.1")))
+    xff = manager["original_ip_detection_extensions"][0]["typed_config"]
+    assert xff["xff_trusted_cidrs"]["cidrs"] == [{"address_prefix": "10.0.0.0", "prefix_len": 8},
+                                                 {"address_prefix": "127.0.0.1", "prefix_len": 32}]
+    assert "use_remote_address" not in manager   # Envoy refuses both at once
+    assert manager["internal_address_config"]["cidr_ranges"] == []   # nobody steers Envoy by x-envoy-*
