@@ -20,7 +20,7 @@ install: $(DEPS) ## Create .venv and install the pinned dependencies (the other 
 run-monolith: $(DEPS) ## Run the monolith on :8000 in the foreground (Ctrl-C stops it)
 	$(BIN)/python -m monolith
 
-run-micro: $(DEPS) ## Run the 7 services and the gateway on :8080 in the foreground (Ctrl-C stops all)
+run-micro: $(DEPS) ## Run the 7 services and the gateway (Envoy, or GATEWAY=python) on :8080 in the foreground (Ctrl-C stops all)
 	$(BIN)/python -m microservices
 
 # The Locust web UI's address, and where `make load` finds the deployments (the same variables
