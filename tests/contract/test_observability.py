@@ -89,13 +89,10 @@ def test_one_checkout_is_in_the_metrics_and_logs_of_every_service_it_touched(mic
     for name, docs in seen.items():
         assert all(d["service"] == name for d in docs), docs
         assert any(d.get("status") for d in docs), docs   # access lines are fields, not a sentence
-    # a service it did not touch has no line for it; behind Envoy, only the services' check
-    # that the token's user exists (once per user and worker: microservices/services/__init__.py)
+    # a service it did not touch has no line for it; accounts only the services' check that
+    # the token's user exists (once per user and worker: microservices/services/__init__.py)
     accounts = _lines_with(list(cluster.processes["accounts"].log), rid)
-    if microservices.gateway_kind == "envoy":
-        assert all(d.get("path", "").startswith("/internal/users/") for d in accounts), accounts
-    else:
-        assert not accounts
+    assert all(d.get("path", "").startswith("/internal/users/") for d in accounts), accounts
 
 
 def test_the_monolith_adds_up_its_workers_metrics_and_logs_the_request_id(monolith):
