@@ -111,22 +111,46 @@ def _mapper(filter_: dict, status: int, body: str, headers: dict | None = None) 
     return mapper
 
 
+def _query_without_content_type() -> list:
+    """Envoy 1.40 answers a QUERY (RFC 10008) without Content-Type 400 itself, before any
+    filter or route: answer what the shop answers any method it does not serve instead (401
+    first on a protected path, then 405 with the path's Allow; 404 elsewhere). A token is not
+    checked here: a QUERY with any bearer token on a protected path is a 405."""
+    details = "response.code_details == 'query_missing_content_type'"
+    missing = _header_filter("authorization", present=False)
+    scheme = _header_filter("authorization", regex=_BEARER, invert=True)
+    out = []
+    for entry in [HEALTHZ, *routes_by_path()]:
+        on_path = _cel(f"{details} && request.url_path.matches(r'{entry['regex']}')")
+        if entry["auth"]:
+            out.append(_mapper(_and(on_path, missing), 401, _body(Unauthorized(UNAUTHORIZED["missing"]))))
+            out.append(_mapper(_and(on_path, scheme), 401, _body(Unauthorized(UNAUTHORIZED["scheme"]))))
+        out.append(_mapper(on_path, 405, _error(405, *_HTTP_ERRORS[405]), {"Allow": entry["allow"]}))
+    out.append(_mapper(_cel(details), 404, _error(404, *_HTTP_ERRORS[404])))
+    return out
+
+
+HEALTHZ = {"rule": "/healthz", "regex": "^/healthz$", "allow": "GET, HEAD, OPTIONS", "auth": False}
+UNAUTHORIZED = {
+    "missing": "This endpoint needs an 'Authorization: Bearer <token>' header.",
+    "scheme": "The Authorization header must be 'Bearer <token>'.",
+    "expired": "Your token has expired; log in again.",
+    "invalid": "The bearer token is invalid; log in again.",
+}
+# The Python gateway's bearer_token(): the scheme is "Bearer" in any case, then a token.
+_BEARER = r"^(?i:bearer) .*[^ \t].*$"
+
+
 def local_replies(services) -> dict:
     """Envoy's own answers in the shop's words and bytes (the first mapper that matches wins)."""
-    unauthorized = {
-        "missing": "This endpoint needs an 'Authorization: Bearer <token>' header.",
-        "scheme": "The Authorization header must be 'Bearer <token>'.",
-        "expired": "Your token has expired; log in again.",
-        "invalid": "The bearer token is invalid; log in again.",
-    }
-    # The Python gateway's bearer_token(): the scheme is "Bearer" in any case, then a token.
-    bearer = r"^(?i:bearer) .*[^ \t].*$"
+    unauthorized, bearer = UNAUTHORIZED, _BEARER
     jwt = "response.code_details.startsWith('jwt_authn')"
     mappers = [
         # What gunicorn answers itself in front of the monolith (shop/web/gunicorn_errors.py):
         # a request line over its limit, and HTTP Envoy's codec could not parse.
         _mapper(_cel(f"size(request.method) + size(request.path) + 10 > {REQUEST_LINE_LIMIT}"), 414,
                 _error(414, "invalid_request", GUNICORN_MESSAGES[414]), _NEW_ID),
+        *_query_without_content_type(),
         _mapper(_status_filter(400), 400, _error(400, "invalid_request", GUNICORN_MESSAGES[400]), _NEW_ID),
         _mapper(_status_filter(426), 400, _error(400, "invalid_request", GUNICORN_MESSAGES[400]), _NEW_ID),
         _mapper(_status_filter(431), 431, _error(431, "invalid_request", GUNICORN_MESSAGES[431]), _NEW_ID),
@@ -246,9 +270,14 @@ def virtual_host(config: Config) -> dict:
             "@type": "type.googleapis.com/envoy.extensions.filters.http.lua.v3.LuaPerRoute",
             "source_code": {"inline_string": _healthz_lua(config.urls)}}},
     }, {
+        "name": "healthz OPTIONS", "match": {"path": "/healthz", "headers": [_method_match(["OPTIONS"])]},
+        "direct_response": {"status": 200},
+        "response_headers_to_add": [_header("Allow", HEALTHZ["allow"]),
+                                    _header("Content-Type", "text/html; charset=utf-8")],
+    }, {
         "name": "healthz-405", "match": {"path": "/healthz"},
         "direct_response": {"status": 405},
-        "response_headers_to_add": [_header("Allow", "GET, HEAD, OPTIONS")],
+        "response_headers_to_add": [_header("Allow", HEALTHZ["allow"])],
     }]
     for entry in routes_by_path():
         by_service: dict[str, set] = {}
@@ -382,6 +411,9 @@ def connection_manager(config: Config, env) -> dict:
         "request_headers_timeout": "10s",
         "stream_idle_timeout": "300s",
         "common_http_protocol_options": {"idle_timeout": "60s", "headers_with_underscores_action": "ALLOW"},
+        # A method Envoy does not know (QUERY, ...) is routed like any other: a 405 on a known
+        # path, as gunicorn and the Python gateway answer, not a 400 from the codec.
+        "http_protocol_options": {"allow_custom_methods": True},
         "route_config": {"name": "shop", "virtual_hosts": [virtual_host(config)]},
         "local_reply_config": local_replies(config.urls),
         "http_filters": http_filters(config),
@@ -516,6 +548,7 @@ def bootstrap(config: Config, env=None) -> dict:
         "node": {"id": "shop-gateway", "cluster": "shop"},
         "admin": {"address": {"pipe": {"path": str(admin_socket(config))}}},
         "static_resources": {"listeners": listeners, "clusters": clusters(config, env)},
+
         # Overload: past this many connections, new ones are refused rather than queued.
         "overload_manager": {"resource_monitors": [{
             "name": "envoy.resource_monitors.global_downstream_max_connections",

@@ -190,3 +190,13 @@ def test_trusted_proxies_are_believed_about_the_client(tmp_path):
                                                  {"address_prefix": "127.0.0.1", "prefix_len": 32}]
     assert "use_remote_address" not in manager   # Envoy refuses both at once
     assert manager["internal_address_config"]["cidr_ranges"] == []   # nobody steers Envoy by x-envoy-*
+
+
+def test_a_query_without_content_type_is_answered_like_any_method_not_served(boot):
+    """Envoy answers such a QUERY (RFC 10008) 400 before routing: mappers give the shop's answers."""
+    mappers = [m for m in hcm(boot)["local_reply_config"]["mappers"] if "query_missing_content_type" in json.dumps(m)]
+    statuses = {m["status_code"] for m in mappers}
+    assert statuses == {401, 404, 405}
+    products = next(m for m in mappers if "^/api/products$" in json.dumps(m) and m["status_code"] == 405)
+    assert products["headers_to_add"][0]["header"] == {"key": "Allow", "value": "GET, HEAD, OPTIONS"}
+    assert mappers[-1]["status_code"] == 404   # any other path
