@@ -171,6 +171,10 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait (default 60)")
     args = parser.parse_args(argv)
     data = Path(args.data_dir).resolve() if args.data_dir else default_data_dir()
+    if args.process == "gateway" and not pid_file(data, "gateway").exists() and (data / "run" / "envoy.json").exists():
+        print("scale: the gateway is Envoy here: its worker threads are fixed when it starts (GATEWAY_WORKERS); "
+              "run the shop with GATEWAY=python for a gateway that scales live", file=sys.stderr, flush=True)
+        return 1
     try:
         print(scale(pid_file(data, args.process), args.workers, args.timeout, args.process), flush=True)
     except ScaleError as err:
