@@ -30,14 +30,13 @@ import datetime as dt
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
 from importlib import metadata
 from pathlib import Path
 
-from loadtests import arrivals, cgroups, scenarios, scrape
+from loadtests import arrivals, cgroups, report_numbers, scenarios, scrape
 from loadtests.sampler import ResourceSampler, window
 from loadtests.verdicts import scenario_of
 from loadtests.sut import SUTS, base_env
@@ -299,22 +298,8 @@ def why_no_results(log: Path) -> str:
 @contextlib.contextmanager
 def placed(cpus, cap: "CpuCap | None" = None):
     """Processes started inside run on ``cpus`` and under ``cap`` (see pinned, CpuCap)."""
-    with pinned(cpus), (cap.entered() if cap else contextlib.nullcontext()):
+    with cgroups.pinned(cpus), (cap.entered() if cap else contextlib.nullcontext()):
         yield
-
-
-@contextlib.contextmanager
-def pinned(cpus):
-    """Run the block with this process pinned to ``cpus`` (None: as it is); processes started
-    inside inherit the pinning."""
-    before = os.sched_getaffinity(0) if cpus else None
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    try:
-        yield
-    finally:
-        if before:
-            os.sched_setaffinity(0, before)
 
 
 class Timeline:
@@ -487,47 +472,27 @@ def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_
 
 
 def headline(runs: list[dict]) -> dict:
-    """The median of each headline number over the repeats, with its min and max."""
-    def collect(read):
-        values = []
-        for run in runs:
-            try:
-                v = read(run)
-            except (KeyError, TypeError):
-                v = None
-            if isinstance(v, (int, float)):
-                values.append(v)
-        if not values:
-            return None
-        return {"median": round(statistics.median(values), 2), "min": min(values), "max": max(values)}
-
-    return {
-        "rps": collect(lambda r: r["totals"]["all"]["rps"]),
-        "spike_rps": collect(lambda r: r["totals"]["spike"]["rps"]),
-        "p50_ms": collect(lambda r: r["totals"]["all"]["p50_ms"]),
-        "p95_ms": collect(lambda r: r["totals"]["all"]["p95_ms"]),
-        "p99_ms": collect(lambda r: r["totals"]["all"]["p99_ms"]),
-        "spike_p95_ms": collect(lambda r: r["totals"]["spike"]["p95_ms"]),
-        "error_pct": collect(lambda r: r["totals"]["all"]["error_pct"]),
-        "recovery_s": collect(lambda r: r["recovery_s"]),
-        "cpu_seconds": collect(lambda r: r["resources"]["cpu_seconds"]),
-        "cpu_ms_per_request": collect(lambda r: r["resources"]["cpu_ms_per_request"]),
-        "peak_rss_mb": collect(lambda r: r["resources"]["peak_rss_mb"]),
-        "repeats": len(runs),
-    }
+    """The median of each headline number over the repeats, with its min and max, keyed by the
+    report's labels: the one list is ``report_numbers.HEADLINE``."""
+    heads = {}
+    for metric in report_numbers.HEADLINE:
+        cell = report_numbers.cell_for(runs, metric)
+        if cell.values:
+            heads[metric.label] = {"median": round(cell.median, 2), "min": cell.low, "max": cell.high}
+    heads["repeats"] = len(runs)
+    return heads
 
 
-def terminal_table(heads: dict[str, dict]) -> str:
-    cols = [("req/s", "rps"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"), ("p99 ms", "p99_ms"),
-            ("spike p95", "spike_p95_ms"), ("err %", "error_pct"), ("recover s", "recovery_s"),
-            ("CPU s", "cpu_seconds"), ("CPU ms/req", "cpu_ms_per_request"), ("peak RSS MB", "peak_rss_mb")]
-    lines = [f"{'':<14}" + "".join(f"{c:>12}" for c, _ in cols)]
-    for target, head in heads.items():
-        cells = []
-        for _, key in cols:
-            v = head.get(key)
-            cells.append(f"{v['median']:>12g}" if v else f"{'-':>12}")
-        lines.append(f"{target:<14}" + "".join(cells))
+def terminal_table(runs: dict[str, list[dict]]) -> str:
+    """The report's headline table as text: a row per number, a column per deployment, the ratio
+    and which is better (the report's own noise rules)."""
+    rows = report_numbers.headline_rows(runs)
+    targets = report_numbers.ordered_targets(runs)
+    width = max((len(r.label) for r in rows), default=10)
+    lines = [f"{'':<{width}}" + "".join(f"{t:>15}" for t in targets) + f"{'ratio':>10}  better"]
+    for row in rows:
+        cells = "".join(f"{report_numbers.cell_text(row.cells[t], row.metric)['main']:>15}" for t in targets)
+        lines.append(f"{row.label:<{width}}{cells}{row.ratio:>10}  {row.better}")
     return "\n".join(lines)
 
 
@@ -761,7 +726,7 @@ def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: 
          "headline": heads, "runs": {t: [{k: v for k, v in r.items() if k != "fixed"} for r in rs]
                                          for t, rs in runs.items()},
          "capacity_runs": capacity_runs, "fixed_runs": fixed_runs}, indent=1))
-    print("\n" + terminal_table(heads))
+    print("\n" + terminal_table(runs))
     for v in verdicts:
         values = ", ".join(f"{t} {v['values'].get(t)}" for t in ("monolith", "microservices"))
         print(f"  {v['measure']}: {values} -> better: {v['better']}")
