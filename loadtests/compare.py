@@ -542,6 +542,9 @@ def main(argv=None) -> int:
                         "fault phase (overload: instead of 2x each deployment's capacity)")
     parser.add_argument("--no-capacity", action="store_true", help="skip the capacity step test (then give the "
                         "rates explicitly; the report has no capacity to compare them with)")
+    parser.add_argument("--capacity-from", metavar="SUMMARY", default="",
+                        help="take each deployment's capacity from an earlier run's summary.json instead of "
+                             "measuring it again (the same SLO and CPU limit: it is checked)")
     parser.add_argument("--slo-ms", type=float, default=OPEN["slo-ms"], help="the latency target (p95) in ms")
     parser.add_argument("--admission", choices=["on", "off"], default="on",
                         help="the deployments' admission control (load shedding): off to see its effect")
@@ -575,7 +578,9 @@ def main(argv=None) -> int:
         print(f"note: {cap_reason}", flush=True)
 
     capacity_runs, capacities = {}, {}
-    if args.model == "open" and needs_capacity(scenario, args):
+    if args.capacity_from and args.model == "open" and needs_capacity(scenario, args):
+        capacity_runs, capacities = earlier_capacities(Path(args.capacity_from), targets, args.slo_ms, cap)
+    elif args.model == "open" and needs_capacity(scenario, args):
         capacity_opts = {**(OPEN_QUICK if args.quick else OPEN), **(CAPACITY_QUICK if args.quick else CAPACITY),
                          "slo-ms": args.slo_ms}
         print(f"measuring each deployment's capacity (open-model step test, SLO p95 {args.slo_ms:g} ms, "
@@ -631,6 +636,8 @@ def main(argv=None) -> int:
         environment["QUICK"] = "a smoke run of the pipeline, not a measurement"
     if capacities:
         environment["capacity (req/s)"] = ", ".join(f"{t} {c}" for t, c in capacities.items())
+    if capacity_runs and args.capacity_from:
+        environment["capacity (req/s)"] += f" (measured by an earlier run: {args.capacity_from})"
     if len(targets) > 1 and args.model == "open":
         for t in targets:
             environment[f"shape options: {t}"] = ", ".join(f"--{k} {v}" for k, v in per_target[t].items()
@@ -645,6 +652,30 @@ def main(argv=None) -> int:
                                      f"{node_spec(args.quick, True)['sync_s']:g} s"
                                      + (" (windows and periods x 0.2: a quick run)" if args.quick else ""))
     return finish(out, name, scenario, shape, environment, runs, capacity_runs, fixed_runs)
+
+
+def earlier_capacities(summary_path: Path, targets: list[str], slo_ms: float, cap) -> tuple[dict, dict]:
+    """The capacity step tests of an earlier run (its summary.json), refused unless that run had
+    the same SLO and the same CPU limit of the system under test: else its capacity is another's."""
+    if not summary_path.is_file():
+        raise SystemExit(f"--capacity-from: no such file {summary_path}")
+    summary = json.loads(summary_path.read_text())
+    runs = {t: r for t, r in (summary.get("capacity_runs") or {}).items() if t in targets}
+    missing = [t for t in targets if t not in runs]
+    if missing:
+        raise SystemExit(f"--capacity-from: {summary_path} has no capacity test of {', '.join(missing)}")
+    limit = (summary.get("environment") or {}).get("CPU limit of the system under test", "")
+    wanted = f"{cap:g} core" if cap else "none"
+    for t, run in runs.items():
+        measured_slo = (run.get("slo") or {}).get("latency_ms", slo_ms)
+        if measured_slo != slo_ms:
+            raise SystemExit(f"--capacity-from: {t}'s capacity was measured with an SLO of {measured_slo} ms")
+    if not str(limit).startswith(wanted):
+        raise SystemExit(f"--capacity-from: that run's CPU limit was '{limit}', this one's is {wanted}")
+    capacities = {t: (r.get("capacity") or {}).get("rps") for t, r in runs.items()}
+    for t, c in capacities.items():
+        print(f"  {t}: capacity {c} req/s (from {summary_path})", flush=True)
+    return runs, capacities
 
 
 def node_spec(quick: bool, autoscale: bool) -> dict:
