@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -413,6 +414,7 @@ def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_
     total = expected_seconds(shape, opts) + 5
     rate = arrivals.schedule_for(argparse.Namespace(**{k.replace("-", "_"): v for k, v in {"shape": shape, **opts}.items()})) \
         if opts.get("model") == "open" else None
+    proc = None
     try:
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 preexec_fn=preexec)
@@ -439,6 +441,9 @@ def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_
         cap.lift()
         books = scenarios.settle_and_audit(sut, data_dir, target, wait_s=30)
     finally:
+        if proc is not None and proc.poll() is None:   # interrupted: Locust must not outlive the run
+            proc.kill()
+            proc.wait()
         if sampler._thread.is_alive():
             sampler.stop()
         log.close()
@@ -521,6 +526,8 @@ def report_notes(runs: dict[str, list[dict]], environment: dict | None = None) -
 
 
 def main(argv=None) -> int:
+    # SIGTERM (kill, a CI timeout) unwinds like Ctrl-C: every started deployment and Locust is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", choices=sorted(DEFAULTS), default="spike")
     parser.add_argument("--scenario", choices=sorted(scenarios.SCENARIOS), default="",
