@@ -40,8 +40,8 @@ demo: $(DEPS) ## Both deployments and the Locust web UI (LOCUST_WEB_PORT, MONOLI
 
 SHAPE   ?= spike
 REPEATS ?= 1
-compare: $(DEPS) ## Headless, both: SCENARIO=spike|spike-scaled|autoscale|overload|slow-payment|billing-down|redeploy (or SHAPE=ramp), REPEATS, QUICK=1, MODEL=closed, ADMISSION=off, SUT_CPU, BASELINE_RPS, PEAK_RPS
-	$(BIN)/python -m loadtests.compare $(if $(SCENARIO),--scenario $(SCENARIO),--shape $(SHAPE)) --repeats $(REPEATS) $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT)) $(if $(MODEL),--model $(MODEL)) $(if $(ADMISSION),--admission $(ADMISSION)) $(if $(SUT_CPU),--sut-cpu $(SUT_CPU)) $(if $(BASELINE_RPS),--baseline-rps $(BASELINE_RPS)) $(if $(PEAK_RPS),--peak-rps $(PEAK_RPS))
+compare: $(DEPS) ## Headless, both: SCENARIO=spike|spike-scaled|autoscale|overload|slow-payment|billing-down|redeploy (or SHAPE=ramp), REPEATS, QUICK=1, MODEL=closed, ADMISSION=off, SUT_CPU, BASELINE_RPS, PEAK_RPS, CAPACITY_FROM=results/<run>/summary.json
+	$(BIN)/python -m loadtests.compare $(if $(SCENARIO),--scenario $(SCENARIO),--shape $(SHAPE)) --repeats $(REPEATS) $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT)) $(if $(MODEL),--model $(MODEL)) $(if $(ADMISSION),--admission $(ADMISSION)) $(if $(SUT_CPU),--sut-cpu $(SUT_CPU)) $(if $(BASELINE_RPS),--baseline-rps $(BASELINE_RPS)) $(if $(PEAK_RPS),--peak-rps $(PEAK_RPS)) $(if $(CAPACITY_FROM),--capacity-from $(CAPACITY_FROM))
 
 SUMMARIES ?= $(wildcard results/*/summary.json)
 verdicts: $(DEPS) ## The verdicts of `make compare` runs as one Markdown table (SUMMARIES=path/summary.json ...)

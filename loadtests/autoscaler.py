@@ -310,8 +310,9 @@ class Node:
             return
         row["note"] = f"restarted with {found} workers"
         if found != m.replicas:
-            m.replicas = m.allocated = found
+            m.allocated = found
             m.group.set_limit(found * m.request_m / 1000)
+            m.replicas = found
             row["replicas"] = found
 
     def _decide(self, name: str, m: _Managed, target: int, now: float, row: dict) -> None:
@@ -353,11 +354,11 @@ class Node:
         event["readiness_delay_s" if target > before else "drain_s"] = round(done - decided, 3)
         with self._lock:
             self._account(m, done)
-            m.replicas = reached
-            m.peak = max(m.peak, reached)
             if m.allocated != reached:   # after a scale-down, or a scale-up that fell short
                 m.allocated = reached
                 m.group.set_limit(reached * m.request_m / 1000)
+            m.replicas = reached         # last: whoever reads the replicas finds the limit set
+            m.peak = max(m.peak, reached)
             m.scaling = None
             self.events.append(event)
 

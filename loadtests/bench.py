@@ -30,11 +30,12 @@ from pathlib import Path
 import psutil
 import requests
 
-from loadtests import shopdata
+from loadtests import cgroups, shopdata
 from loadtests.compare import cpu_split, environment_info
 from loadtests.sut import MicroservicesSUT, MonolithSUT, base_env, free_ports
 from microservices.config import envoy_binary
 from shop.web.gunicorn import gunicorn_argv
+from shop.web.processes import spawn, wait_healthy
 from shop.web.settings import PROJECT_ROOT
 
 KINDS = ["product_read", "product_list", "search", "cart", "quote", "checkout"]
@@ -61,18 +62,9 @@ class MinimalSUT:
     def start(self):
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.argv, cwd=PROJECT_ROOT, env=self.env, stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=1).ok:
-                    return self
-            except requests.RequestException:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the minimal app did not start: {self.log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+        self.proc = spawn(self.argv, self.env, self._log, text=False)
+        wait_healthy(self.proc, self.url, 30, "the minimal app", self.log_path)
+        return self
 
     def roots(self):
         return {"minimal": self.proc.pid}
@@ -84,14 +76,9 @@ class MinimalSUT:
 
 
 def start_pinned(sut, cpus):
-    before = os.sched_getaffinity(0) if cpus else None
-    if cpus:
-        os.sched_setaffinity(0, cpus)  # the system under test inherits this
-    try:
+    """Start the system under test on ``cpus`` (it inherits the pinning)."""
+    with cgroups.pinned(cpus):
         return sut.start()
-    finally:
-        if before:
-            os.sched_setaffinity(0, before)
 
 
 def tree(roots: dict[str, int]) -> list[psutil.Process]:

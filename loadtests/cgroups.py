@@ -25,6 +25,20 @@ PARENT = "shop-bench"       # every group this project makes lives under this on
 PERIOD_US = 100_000         # the kernel's (and the kubelet's) default CFS period: 100 ms
 
 
+@contextlib.contextmanager
+def pinned(cpus):
+    """Run the block with this process pinned to ``cpus`` (None or empty: as it is); processes
+    started inside inherit the pinning. The one place the load tools pin CPUs."""
+    before = os.sched_getaffinity(0) if cpus else None
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        if before:
+            os.sched_setaffinity(0, before)
+
+
 def _layout(root: Path = ROOT) -> str | None:
     if (root / "cpu" / "cpu.cfs_quota_us").exists():
         return "v1"

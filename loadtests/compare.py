@@ -30,14 +30,14 @@ import datetime as dt
 import json
 import os
 import platform
-import statistics
+import signal
 import subprocess
 import sys
 import time
 from importlib import metadata
 from pathlib import Path
 
-from loadtests import arrivals, cgroups, scenarios, scrape
+from loadtests import arrivals, cgroups, report_numbers, scenarios, scrape
 from loadtests.sampler import ResourceSampler, window
 from loadtests.verdicts import scenario_of
 from loadtests.sut import SUTS, base_env
@@ -299,22 +299,8 @@ def why_no_results(log: Path) -> str:
 @contextlib.contextmanager
 def placed(cpus, cap: "CpuCap | None" = None):
     """Processes started inside run on ``cpus`` and under ``cap`` (see pinned, CpuCap)."""
-    with pinned(cpus), (cap.entered() if cap else contextlib.nullcontext()):
+    with cgroups.pinned(cpus), (cap.entered() if cap else contextlib.nullcontext()):
         yield
-
-
-@contextlib.contextmanager
-def pinned(cpus):
-    """Run the block with this process pinned to ``cpus`` (None: as it is); processes started
-    inside inherit the pinning."""
-    before = os.sched_getaffinity(0) if cpus else None
-    if cpus:
-        os.sched_setaffinity(0, cpus)
-    try:
-        yield
-    finally:
-        if before:
-            os.sched_setaffinity(0, before)
 
 
 class Timeline:
@@ -431,6 +417,7 @@ def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_
     total = expected_seconds(shape, opts) + 5
     rate = arrivals.schedule_for(argparse.Namespace(**{k.replace("-", "_"): v for k, v in {"shape": shape, **opts}.items()})) \
         if opts.get("model") == "open" else None
+    proc = None
     try:
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 preexec_fn=preexec)
@@ -457,6 +444,9 @@ def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_
         cap.lift()
         books = scenarios.settle_and_audit(sut, data_dir, target, wait_s=30)
     finally:
+        if proc is not None and proc.poll() is None:   # interrupted: Locust must not outlive the run
+            proc.kill()
+            proc.wait()
         if sampler._thread.is_alive():
             sampler.stop()
         log.close()
@@ -490,47 +480,27 @@ def _load(target, shape, opts, out, label, sut, cap, data_dir, locust_cpus, sut_
 
 
 def headline(runs: list[dict]) -> dict:
-    """The median of each headline number over the repeats, with its min and max."""
-    def collect(read):
-        values = []
-        for run in runs:
-            try:
-                v = read(run)
-            except (KeyError, TypeError):
-                v = None
-            if isinstance(v, (int, float)):
-                values.append(v)
-        if not values:
-            return None
-        return {"median": round(statistics.median(values), 2), "min": min(values), "max": max(values)}
-
-    return {
-        "rps": collect(lambda r: r["totals"]["all"]["rps"]),
-        "spike_rps": collect(lambda r: r["totals"]["spike"]["rps"]),
-        "p50_ms": collect(lambda r: r["totals"]["all"]["p50_ms"]),
-        "p95_ms": collect(lambda r: r["totals"]["all"]["p95_ms"]),
-        "p99_ms": collect(lambda r: r["totals"]["all"]["p99_ms"]),
-        "spike_p95_ms": collect(lambda r: r["totals"]["spike"]["p95_ms"]),
-        "error_pct": collect(lambda r: r["totals"]["all"]["error_pct"]),
-        "recovery_s": collect(lambda r: r["recovery_s"]),
-        "cpu_seconds": collect(lambda r: r["resources"]["cpu_seconds"]),
-        "cpu_ms_per_request": collect(lambda r: r["resources"]["cpu_ms_per_request"]),
-        "peak_rss_mb": collect(lambda r: r["resources"]["peak_rss_mb"]),
-        "repeats": len(runs),
-    }
+    """The median of each headline number over the repeats, with its min and max, keyed by the
+    report's labels: the one list is ``report_numbers.HEADLINE``."""
+    heads = {}
+    for metric in report_numbers.HEADLINE:
+        cell = report_numbers.cell_for(runs, metric)
+        if cell.values:
+            heads[metric.label] = {"median": round(cell.median, 2), "min": cell.low, "max": cell.high}
+    heads["repeats"] = len(runs)
+    return heads
 
 
-def terminal_table(heads: dict[str, dict]) -> str:
-    cols = [("req/s", "rps"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"), ("p99 ms", "p99_ms"),
-            ("spike p95", "spike_p95_ms"), ("err %", "error_pct"), ("recover s", "recovery_s"),
-            ("CPU s", "cpu_seconds"), ("CPU ms/req", "cpu_ms_per_request"), ("peak RSS MB", "peak_rss_mb")]
-    lines = [f"{'':<14}" + "".join(f"{c:>12}" for c, _ in cols)]
-    for target, head in heads.items():
-        cells = []
-        for _, key in cols:
-            v = head.get(key)
-            cells.append(f"{v['median']:>12g}" if v else f"{'-':>12}")
-        lines.append(f"{target:<14}" + "".join(cells))
+def terminal_table(runs: dict[str, list[dict]]) -> str:
+    """The report's headline table as text: a row per number, a column per deployment, the ratio
+    and which is better (the report's own noise rules)."""
+    rows = report_numbers.headline_rows(runs)
+    targets = report_numbers.ordered_targets(runs)
+    width = max((len(r.label) for r in rows), default=10)
+    lines = [f"{'':<{width}}" + "".join(f"{t:>15}" for t in targets) + f"{'ratio':>10}  better"]
+    for row in rows:
+        cells = "".join(f"{report_numbers.cell_text(row.cells[t], row.metric)['main']:>15}" for t in targets)
+        lines.append(f"{row.label:<{width}}{cells}{row.ratio:>10}  {row.better}")
     return "\n".join(lines)
 
 
@@ -559,6 +529,8 @@ def report_notes(runs: dict[str, list[dict]], environment: dict | None = None) -
 
 
 def main(argv=None) -> int:
+    # SIGTERM (kill, a CI timeout) unwinds like Ctrl-C: every started deployment and Locust is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", choices=sorted(DEFAULTS), default="spike")
     parser.add_argument("--scenario", choices=sorted(scenarios.SCENARIOS), default="",
@@ -580,6 +552,9 @@ def main(argv=None) -> int:
                         "fault phase (overload: instead of 2x each deployment's capacity)")
     parser.add_argument("--no-capacity", action="store_true", help="skip the capacity step test (then give the "
                         "rates explicitly; the report has no capacity to compare them with)")
+    parser.add_argument("--capacity-from", metavar="SUMMARY", default="",
+                        help="take each deployment's capacity from an earlier run's summary.json instead of "
+                             "measuring it again (the same SLO and CPU limit: it is checked)")
     parser.add_argument("--slo-ms", type=float, default=OPEN["slo-ms"], help="the latency target (p95) in ms")
     parser.add_argument("--admission", choices=["on", "off"], default="on",
                         help="the deployments' admission control (load shedding): off to see its effect")
@@ -613,7 +588,9 @@ def main(argv=None) -> int:
         print(f"note: {cap_reason}", flush=True)
 
     capacity_runs, capacities = {}, {}
-    if args.model == "open" and needs_capacity(scenario, args):
+    if args.capacity_from and args.model == "open" and needs_capacity(scenario, args):
+        capacity_runs, capacities = earlier_capacities(Path(args.capacity_from), targets, args.slo_ms, cap)
+    elif args.model == "open" and needs_capacity(scenario, args):
         capacity_opts = {**(OPEN_QUICK if args.quick else OPEN), **(CAPACITY_QUICK if args.quick else CAPACITY),
                          "slo-ms": args.slo_ms}
         print(f"measuring each deployment's capacity (open-model step test, SLO p95 {args.slo_ms:g} ms, "
@@ -669,6 +646,8 @@ def main(argv=None) -> int:
         environment["QUICK"] = "a smoke run of the pipeline, not a measurement"
     if capacities:
         environment["capacity (req/s)"] = ", ".join(f"{t} {c}" for t, c in capacities.items())
+    if capacity_runs and args.capacity_from:
+        environment["capacity (req/s)"] += f" (measured by an earlier run: {args.capacity_from})"
     if len(targets) > 1 and args.model == "open":
         for t in targets:
             environment[f"shape options: {t}"] = ", ".join(f"--{k} {v}" for k, v in per_target[t].items()
@@ -683,6 +662,30 @@ def main(argv=None) -> int:
                                      f"{node_spec(args.quick, True)['sync_s']:g} s"
                                      + (" (windows and periods x 0.2: a quick run)" if args.quick else ""))
     return finish(out, name, scenario, shape, environment, runs, capacity_runs, fixed_runs)
+
+
+def earlier_capacities(summary_path: Path, targets: list[str], slo_ms: float, cap) -> tuple[dict, dict]:
+    """The capacity step tests of an earlier run (its summary.json), refused unless that run had
+    the same SLO and the same CPU limit of the system under test: else its capacity is another's."""
+    if not summary_path.is_file():
+        raise SystemExit(f"--capacity-from: no such file {summary_path}")
+    summary = json.loads(summary_path.read_text())
+    runs = {t: r for t, r in (summary.get("capacity_runs") or {}).items() if t in targets}
+    missing = [t for t in targets if t not in runs]
+    if missing:
+        raise SystemExit(f"--capacity-from: {summary_path} has no capacity test of {', '.join(missing)}")
+    limit = (summary.get("environment") or {}).get("CPU limit of the system under test", "")
+    wanted = f"{cap:g} core" if cap else "none"
+    for t, run in runs.items():
+        measured_slo = (run.get("slo") or {}).get("latency_ms", slo_ms)
+        if measured_slo != slo_ms:
+            raise SystemExit(f"--capacity-from: {t}'s capacity was measured with an SLO of {measured_slo} ms")
+    if not str(limit).startswith(wanted):
+        raise SystemExit(f"--capacity-from: that run's CPU limit was '{limit}', this one's is {wanted}")
+    capacities = {t: (r.get("capacity") or {}).get("rps") for t, r in runs.items()}
+    for t, c in capacities.items():
+        print(f"  {t}: capacity {c} req/s (from {summary_path})", flush=True)
+    return runs, capacities
 
 
 def node_spec(quick: bool, autoscale: bool) -> dict:
@@ -764,7 +767,7 @@ def finish(out: Path, name: str, scenario, shape: str, environment: dict, runs: 
          "headline": heads, "runs": {t: [{k: v for k, v in r.items() if k != "fixed"} for r in rs]
                                          for t, rs in runs.items()},
          "capacity_runs": capacity_runs, "fixed_runs": fixed_runs}, indent=1))
-    print("\n" + terminal_table(heads))
+    print("\n" + terminal_table(runs))
     for v in verdicts:
         values = ", ".join(f"{t} {v['values'].get(t)}" for t in ("monolith", "microservices"))
         print(f"  {v['measure']}: {values} -> better: {v['better']}")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from microservices.launcher import Cluster, StartupError
 from monolith.config import Config as MonolithConfig
+from shop.web.processes import spawn, wait_healthy
 from shop.web.settings import PROJECT_ROOT
 
 
@@ -117,16 +118,14 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         print(f"starting the monolith on {ports.monolith_url} ...", flush=True)
-        mono = subprocess.Popen([sys.executable, "-m", "monolith"], cwd=PROJECT_ROOT, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        mono = spawn([sys.executable, "-m", "monolith"], env)
         started["the monolith"] = mono
         threading.Thread(target=_prefixed, args=(mono, "monolith"), daemon=True).start()
         print(f"starting the microservices (gateway on {cluster.url}) ...", flush=True)
         cluster.start()
-        _wait(f"{ports.monolith_url}/healthz", mono, "the monolith")
+        wait_healthy(mono, ports.monolith_url, 60, "the monolith")
         print(f"starting the Locust web UI on {ports.ui_url} ...", flush=True)
-        ui = subprocess.Popen(locust_command(ports, cluster.url), cwd=PROJECT_ROOT, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        ui = spawn(locust_command(ports, cluster.url), env)
         started["the Locust web UI"] = ui
         threading.Thread(target=_prefixed, args=(ui, "locust"), daemon=True).start()
         _wait(f"{ports.ui_url}/", ui, "the Locust web UI")

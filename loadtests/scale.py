@@ -20,13 +20,13 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from microservices.config import SERVICE_PORTS
+from shop.web.health import answers_healthz
 from shop.web.worker_files import master, nworkers_file, pid_file, ready_dir
 from shop.web.settings import data_dir as default_data_dir
 
@@ -95,13 +95,7 @@ def _listening_url(boss: psutil.Process) -> str | None:
 
 
 def _answers(url: str | None) -> bool:
-    if url is None:
-        return False
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
+    return answers_healthz(url, timeout=2)
 
 
 def _wait(what, condition, deadline: float, boss: psutil.Process, process: str) -> None:

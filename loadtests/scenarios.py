@@ -34,7 +34,7 @@ from typing import Callable
 
 from loadtests import summary
 from loadtests.report_numbers import NOISE_RATIO as NOISE, fmt_value, verdict  # noqa: F401  (the rule, written once)
-from loadtests.sut import answers_healthz
+from shop.web.health import answers_healthz
 
 
 BROWSE = ["GET /api/categories", "GET /api/products?category", "GET /api/products?q", "GET /api/products/[id]"]

@@ -5,7 +5,6 @@ Both have the same process controls, for the scenarios to call while Locust runs
 (ProcessControlMixin): ``scale``, ``worker_count``, ``restart``, ``stop_process`` and
 ``start_process``. A process is "monolith" for the monolith, a service name or "gateway" for
 the microservices."""
-import http.client
 import json
 import os
 import secrets
@@ -21,7 +20,7 @@ from loadtests import scale as scaler
 from microservices.config import SERVICE_PORTS
 from microservices.launcher import Cluster, wait_port_free
 from shop.web.gunicorn import master, pid_file, remove_pid_file
-from shop.web.settings import PROJECT_ROOT
+from shop.web.processes import spawn, wait_healthy
 
 
 PORT_RANGE = (20000, 32000)   # below Linux's ephemeral range (32768-60999): the load generator's
@@ -49,15 +48,6 @@ def free_ports(n: int) -> list[int]:
     for s in socks:
         s.close()
     return ports
-
-
-def answers_healthz(url: str, timeout: float = 1) -> bool:
-    """The process at ``url`` answers /healthz with 200."""
-    try:
-        with urllib.request.urlopen(f"{url}/healthz", timeout=timeout) as r:
-            return r.status == 200
-    except (OSError, http.client.HTTPException):
-        return False
 
 
 class FaultsMixin:
@@ -158,13 +148,8 @@ class MonolithSUT(FaultsMixin, ProcessControlMixin):
         return self
 
     def _spawn(self, timeout: float) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "monolith"], cwd=PROJECT_ROOT, env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while not answers_healthz(self.url):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the monolith did not start:\n{self.log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+        self.proc = spawn([sys.executable, "-m", "monolith"], self.env, self._log, text=False)
+        wait_healthy(self.proc, self.url, timeout, "the monolith", self.log_path)
 
     def _data_dir(self) -> Path:
         return Path(self.env["SHOP_DATA_DIR"]).resolve()

@@ -1,6 +1,5 @@
 """Where each deployment answers, and whether it is up."""
-import json
-import urllib.request
+from shop.web import health as healthz
 
 DEFAULT_URLS = {"monolith": "http://127.0.0.1:8000", "microservices": "http://127.0.0.1:8080"}
 START_COMMANDS = {"monolith": "make run-monolith", "microservices": "make run-micro"}
@@ -10,12 +9,8 @@ NAMES = {"monolith": ("The monolith", "is"), "microservices": ("The microservice
 
 def health(url: str, timeout: float = 2.0) -> dict | None:
     """The /healthz answer, or None if nothing (or not the shop) answers there."""
-    try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/healthz", timeout=timeout) as r:
-            body = json.loads(r.read())
-            return body if isinstance(body, dict) and "architecture" in body else None
-    except (OSError, ValueError):
-        return None
+    body = healthz.health(url, timeout)
+    return body if body is not None and "architecture" in body else None
 
 
 def not_running_message(target: str, url: str, found: dict | None) -> str | None:

@@ -3,7 +3,6 @@
 Used by ``make run-micro`` (``python -m microservices``) and by the tests, which start the
 deployment on free ports and stop or restart single services to inject failures."""
 import collections
-import ctypes
 import os
 import signal
 import socket
@@ -11,26 +10,18 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from microservices import envoy
 from microservices.config import Config
 from shop.web.gunicorn import gunicorn_argv
+from shop.web.health import answers_healthz
+from shop.web.processes import spawn
 from shop.web.worker_files import pid_file, prepare_pid_file, remove_pid_file
-from shop.web.settings import PROJECT_ROOT
 
 
 class StartupError(RuntimeError):
     pass
-
-
-def _die_with_parent():
-    """Linux: if the launcher dies without cleaning up, its services get SIGTERM, not orphaned."""
-    try:
-        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def port_free(port: int) -> bool:
@@ -71,10 +62,8 @@ class ServiceProcess:
         if self.prepare:
             self.prepare()
         self.log.clear()
-        self.proc = subprocess.Popen(
-            self.argv, env=self.env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, bufsize=1,
-            start_new_session=True, preexec_fn=_die_with_parent)
+        # If the launcher dies without cleaning up, its services get SIGTERM, not orphaned.
+        self.proc = spawn(self.argv, self.env, die_with_parent=True)
         threading.Thread(target=self._pump, args=(self.proc,), daemon=True,
                          name=f"log-{self.name}").start()
 
@@ -93,11 +82,7 @@ class ServiceProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as r:
-                return r.status == 200
-        except OSError:
-            return False
+        return answers_healthz(self.url)
 
     def stop(self, timeout: float = 15, kill: bool = False) -> None:
         """SIGTERM: gunicorn stops accepting and lets its workers finish (up to its graceful
