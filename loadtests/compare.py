@@ -497,10 +497,10 @@ def terminal_table(runs: dict[str, list[dict]]) -> str:
     rows = report_numbers.headline_rows(runs)
     targets = report_numbers.ordered_targets(runs)
     width = max((len(r.label) for r in rows), default=10)
-    lines = [f"{'':<{width}}" + "".join(f"{t:>15}" for t in targets) + f"{'ratio':>10}  better"]
+    lines = [f"{'':<{width}}" + "".join(f"{t:>15}" for t in targets) + f"{'ratio':>16}  better"]
     for row in rows:
-        cells = "".join(f"{report_numbers.cell_text(row.cells[t], row.metric)['main']:>15}" for t in targets)
-        lines.append(f"{row.label:<{width}}{cells}{row.ratio:>10}  {row.better}")
+        cells = "".join(f" {report_numbers.cell_text(row.cells[t], row.metric)['main']:>14}" for t in targets)
+        lines.append(f"{row.label:<{width}}{cells} {row.ratio:>15}  {row.better}")
     return "\n".join(lines)
 
 
