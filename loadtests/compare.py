@@ -639,6 +639,10 @@ def main(argv=None) -> int:
     environment["CPU limit of the system under test"] = (f"{cap:g} core (cgroup quota, {SUT_CPU_PERIOD_US // 1000} ms "
                                                          "period)" if cap else f"none: {cap_reason}")
     environment["admission control"] = args.admission
+    if "microservices" in targets:
+        environment["gateway of the microservices"] = (
+            os.environ.get("GATEWAY") or "python (the default here: the scenarios scale the gateway's workers; "
+            "GATEWAY=envoy make compare for Envoy)")
     environment["priority"] = (f"the system under test's cgroup has {MEASURED_WEIGHT}x the default CPU weight and "
                                f"Locust runs at nice {LOCUST_NICE}, so other processes on the machine disturb "
                                "the measurement less (root only)")
