@@ -40,7 +40,7 @@ demo: $(DEPS) ## Both deployments and the Locust web UI (LOCUST_WEB_PORT, MONOLI
 
 SHAPE   ?= spike
 REPEATS ?= 1
-compare: $(DEPS) ## Headless, both: SCENARIO=spike|spike-scaled|autoscale|overload|slow-payment|billing-down|redeploy (or SHAPE=ramp), REPEATS, QUICK=1, MODEL=closed, ADMISSION=off, SUT_CPU, BASELINE_RPS, PEAK_RPS, CAPACITY_FROM=results/<run>/summary.json
+compare: $(DEPS) ## Headless comparison with a report: SCENARIO=spike|autoscale|overload|... REPEATS QUICK=1 (the README lists every option)
 	$(BIN)/python -m loadtests.compare $(if $(SCENARIO),--scenario $(SCENARIO),--shape $(SHAPE)) --repeats $(REPEATS) $(if $(QUICK),--quick) $(if $(OUT),--out $(OUT)) $(if $(MODEL),--model $(MODEL)) $(if $(ADMISSION),--admission $(ADMISSION)) $(if $(SUT_CPU),--sut-cpu $(SUT_CPU)) $(if $(BASELINE_RPS),--baseline-rps $(BASELINE_RPS)) $(if $(PEAK_RPS),--peak-rps $(PEAK_RPS)) $(if $(CAPACITY_FROM),--capacity-from $(CAPACITY_FROM))
 
 SUMMARIES ?= $(wildcard results/*/summary.json)
