@@ -7,6 +7,7 @@ import io
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from markupsafe import Markup
 
 from loadtests import nodes
 
@@ -104,7 +105,9 @@ def section(runs: dict) -> str:
            "request (limit = request); the autoscaler follows Kubernetes' HPA algorithm with deploy/k8s's "
            "policies. Dashed: the same spike with the replicas fixed at their minimum.</figcaption></figure>"
            if png else "")
-    return ('<div class="box"><h2>The node in a box</h2>'
+    # Markup: the report appends this to the verdict section, itself Markup, which would
+    # escape a plain string (the whole section once reached the page as text).
+    return Markup('<div class="box"><h2>The node in a box</h2>'
             "<p>Not a cluster: one machine's core, each deployable's CPU limited by the kernel as the kubelet "
             "would, a replica being one gunicorn worker (a new one serves in well under a second; a pod "
             "starts in seconds), metrics read at each sync (metrics-server lags more), no network between "
