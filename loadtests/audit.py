@@ -15,6 +15,9 @@ the microservices' separate ones alike:
 A checkout still in the journal (its worker died, or undoing it failed, and recovery has not
 run yet: ``POST /admin/checkouts/recover``) is not a finding: what it holds (a reservation, a
 charge, an idempotency key) is reported apart, as unfinished, and recovery will undo it.
+An order left 'cancelling' (its cancel stopped after releasing the stock, or after the refund
+too: its client got an error, and asking again finishes it) is not a finding either when its
+steps are a prefix of the cancel's; it is reported apart, as half cancelled.
 
     python -m loadtests.audit monolith|microservices [--data-dir DIR]     (exit code 1 on a finding)
 """
@@ -79,6 +82,7 @@ def _audit(dbs: dict[str, sqlite3.Connection]) -> dict:
     findings: list[str] = []
 
     charged_orders = Counter(o["charge_id"] for o in orders)
+    half_cancelled = []
     for o in orders:
         charge = charges.get(o["charge_id"])
         if charge is None:
@@ -88,10 +92,20 @@ def _audit(dbs: dict[str, sqlite3.Connection]) -> dict:
             findings.append(f"order {o['id']}: charge {o['charge_id']} is shared with another order")
         if charge["amount_cents"] != o["total_cents"]:
             findings.append(f"order {o['id']}: charged {charge['amount_cents']} for a total of {o['total_cents']}")
+        held = reservations.get(o["checkout_key"])
+        if o["status"] == "cancelling":
+            # A cancel that stopped half-way (its client got an error; asking again finishes it):
+            # stock back first, then the money, so any prefix of those steps is consistent.
+            steps = (held[0] if held else "missing", charge["status"])
+            if steps in (("reserved", "captured"), ("released", "captured"), ("released", "refunded")):
+                half_cancelled.append({"order": o["id"], "reservation": steps[0], "charge": steps[1]})
+            else:
+                findings.append(f"order {o['id']} (cancelling): its stock reservation is {steps[0]} and its "
+                                f"charge {steps[1]}: not a step of a cancel")
+            continue
         want = "refunded" if o["status"] == "cancelled" else "captured"
         if charge["status"] != want:
             findings.append(f"order {o['id']} ({o['status']}): its charge is {charge['status']}, not {want}")
-        held = reservations.get(o["checkout_key"])
         want_held = "released" if o["status"] == "cancelled" else "reserved"
         if held is None or held[0] != want_held:
             findings.append(f"order {o['id']} ({o['status']}): its stock reservation is "
@@ -141,6 +155,7 @@ def _audit(dbs: dict[str, sqlite3.Connection]) -> dict:
     return {"orders": len(orders), "cancelled": sum(o["status"] == "cancelled" for o in orders),
             "charges": len(charges), "refunded": sum(c["status"] == "refunded" for c in charges.values()),
             "reservations": len(reservations), "findings": findings, "ok": not findings,
+            "half_cancelled": half_cancelled,
             "unfinished": sorted(unfinished.values(), key=lambda u: -u["age_seconds"])}
 
 
@@ -161,6 +176,9 @@ def main(argv=None) -> int:
             holds = ", ".join(u["holds"]) or "nothing yet"
             print(f"  UNFINISHED: checkout {u['checkout_key']} ({u['status']}, {u['age_seconds']:.0f} s old) "
                   f"holds {holds}; recovery will undo it")
+        for h in result["half_cancelled"]:
+            print(f"  HALF CANCELLED: order {h['order']} (stock {h['reservation']}, charge {h['charge']}); "
+                  "cancelling it again finishes it")
         for finding in result["findings"]:
             print(f"  FINDING: {finding}")
         print("  consistent: nothing lost or doubled" if result["ok"] else f"  {len(result['findings'])} finding(s)")

@@ -44,3 +44,34 @@ def test_each_kind_of_damage_is_found(monolith_data, damage, expected, capsys):
     assert any(expected in f for f in result["findings"]), result["findings"]
     assert main(["monolith", "--data-dir", str(monolith_data)]) == 1
     assert "FINDING" in capsys.readouterr().out
+
+
+@pytest.fixture
+def half_cancelled(tmp_path):
+    """An order whose cancel stopped after its first step (the stock back, the money not yet):
+    what a cancel leaves when its refund call fails and its client does not ask again."""
+    core = monolith_core(tmp_path)
+    core.cart.set_quantity(1, 10, 2)
+    order = core.checkout.place(1, ADDRESS, "standard", CARD)[0]
+    store = core.checkout.store
+    row = store.get(1, order["id"])
+    assert store.set_status(order["id"], "cancelling", expected="paid")
+    core.catalog.release(row["checkout_key"])
+    core.db.close()
+    return tmp_path, order["id"]
+
+
+def test_a_cancel_stopped_half_way_is_reported_apart_not_as_a_finding(half_cancelled):
+    data, order_id = half_cancelled
+    result = audit(databases("monolith", data))
+    assert result["findings"] == [] and result["ok"]
+    assert result["half_cancelled"] == [{"order": order_id, "reservation": "released", "charge": "captured"}]
+
+
+def test_a_cancelling_order_out_of_the_cancels_order_is_a_finding(half_cancelled):
+    data, order_id = half_cancelled
+    _write(data / "monolith" / "shop.db", f"UPDATE reservations SET status = 'reserved' WHERE key = "
+                                           f"(SELECT checkout_key FROM orders WHERE id = {order_id})")
+    _write(data / "monolith" / "shop.db", "UPDATE charges SET status = 'refunded'")
+    result = audit(databases("monolith", data))
+    assert any("not a step of a cancel" in f for f in result["findings"]), result["findings"]
